@@ -1,0 +1,18 @@
+# genomics workflow: every rule calls the `genomics` CLI; the logic lives in the package.
+#   snakemake --cores 2                              # default: synthetic genome, offline
+#   snakemake --cores 2 --configfile configs/chr20.yaml
+#   snakemake --profile workflow/profiles/slurm ...  # per-chromosome jobs on a cluster
+
+
+configfile: "configs/default.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+
+
+rule all:
+    input:
+        f"results/eval/{MODEL}/metrics.json",
+    default_target: True

@@ -1,0 +1,202 @@
+"""The ``genomics`` command: one subcommand per workflow stage.
+
+Each subcommand parses its arguments, loads the validated config, calls one library
+function and writes that stage's outputs. A user mistake (bad config, missing file, wrong
+chromosome name, incomplete store) ends with one ``error: ...`` line and exit status 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from genomics import __version__
+from genomics.config import load_config
+
+log = logging.getLogger("genomics")
+
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", type=Path, help="YAML config (default: all defaults)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.lr=0.001 (repeatable)",
+    )
+
+
+def _store_arg(p: argparse.ArgumentParser, name: str, default: str, what: str) -> None:
+    p.add_argument(
+        f"--{name}", type=Path, default=Path(default), help=f"{what} (default: {default})"
+    )
+
+
+def cmd_simulate(args, cfg) -> None:
+    from genomics.simulate import simulate
+
+    simulate(args.out, seed=cfg["seed"], **cfg["simulate"])
+
+
+def cmd_genome(args, cfg) -> None:
+    from genomics.data.genome import build_genome_store
+
+    g = cfg["genome"]
+    build_genome_store(g["fasta"], args.out, chroms=g["chroms"], min_length=g["min_length"])
+
+
+def cmd_targets(args, cfg) -> None:
+    from genomics.data.genome import GenomeStore
+    from genomics.data.targets import build_target_store, load_tracks
+
+    t = cfg["targets"]
+    genome = GenomeStore(args.genome)
+    tracks = load_tracks(t["tracks"], source=str(args.config or "config"))
+    build_target_store(genome, tracks, args.out, bin_size=t["bin_size"], dtype=t["dtype"])
+
+
+def cmd_windows(args, cfg) -> None:
+    from genomics.data.genome import GenomeStore
+    from genomics.data.windows import build_windows
+
+    w = cfg["windows"]
+    build_windows(
+        GenomeStore(args.genome),
+        args.out,
+        length=w["length"],
+        stride=w["stride"],
+        bin_size=cfg["targets"]["bin_size"],
+        valid=w["split"]["valid"],
+        test=w["split"]["test"],
+        max_n_fraction=w["max_n_fraction"],
+        blacklist=w["blacklist"],
+    )
+
+
+def cmd_train(args, cfg) -> None:
+    from genomics.train.run import train_from_config
+
+    out = args.out or Path("results/model") / cfg["model"]["name"]
+    result = train_from_config(
+        cfg, genome_dir=args.genome, targets_dir=args.targets, windows_dir=args.windows, out=out
+    )
+    log.info(
+        "trained %d steps (%.1f epochs) in %.0f s; best %s %s at step %s",
+        result.steps,
+        result.epochs,
+        result.seconds,
+        cfg["train"]["early_stopping"]["metric"],
+        "n/a" if result.best_value is None else f"{result.best_value:.4f}",
+        result.best_step,
+    )
+
+
+def cmd_evaluate(args, cfg) -> None:
+    from genomics.evaluate.run import evaluate_from_config
+
+    name = cfg["model"]["name"]
+    model = args.model or Path("results/model") / name
+    out = args.out or Path("results/eval") / model.name
+    evaluate_from_config(
+        cfg,
+        model_dir=model,
+        genome_dir=args.genome,
+        targets_dir=args.targets,
+        windows_dir=args.windows,
+        out=out,
+        split=args.split,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genomics", description="Learn how DNA sequence controls chromatin."
+    )
+    parser.add_argument("--version", action="version", version=f"genomics {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("simulate", help="write the synthetic genome, tracks and variants")
+    _common(p)
+    _store_arg(p, "out", "results/sim", "output folder")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("genome", help="build the genome store from the FASTA")
+    _common(p)
+    _store_arg(p, "out", "results/genome", "genome store to write")
+    p.set_defaults(func=cmd_genome)
+
+    p = sub.add_parser("targets", help="bin the tracks into the target store")
+    _common(p)
+    _store_arg(p, "genome", "results/genome", "genome store")
+    _store_arg(p, "out", "results/targets", "target store to write")
+    p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("windows", help="tile the genome into train/valid/test windows")
+    _common(p)
+    _store_arg(p, "genome", "results/genome", "genome store")
+    _store_arg(p, "out", "results/windows", "windows folder to write")
+    p.set_defaults(func=cmd_windows)
+
+    p = sub.add_parser("train", help="train the configured model (resumes from checkpoints)")
+    _common(p)
+    _store_arg(p, "genome", "results/genome", "genome store")
+    _store_arg(p, "targets", "results/targets", "target store")
+    _store_arg(p, "windows", "results/windows", "windows folder")
+    p.add_argument("--out", type=Path, help="model folder (default: results/model/<model.name>)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained model on held-out windows")
+    _common(p)
+    p.add_argument("--model", type=Path, help="model folder (default: results/model/<model.name>)")
+    _store_arg(p, "genome", "results/genome", "genome store")
+    _store_arg(p, "targets", "results/targets", "target store")
+    _store_arg(p, "windows", "results/windows", "windows folder")
+    p.add_argument(
+        "--split", default="test", choices=["train", "valid", "test"], help="which windows"
+    )
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: results/eval/<model folder name>)"
+    )
+    p.set_defaults(func=cmd_evaluate)
+
+    return parser
+
+
+def _setup_logging(args) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(
+        level=level, format=f"%(asctime)s genomics {args.command}: %(message)s", datefmt="%H:%M:%S"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args)
+    try:
+        cfg = load_config(args.config, args.overrides)
+        args.func(args, cfg)
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
+        print(f"genomics {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"genomics {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Load and validate configs against the one schema shipped with the package.
+
+The same :func:`load_config` serves the CLI and the Snakefile, so a config that passes one
+passes the other. Defaults from the schema are filled in; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "config_digest",
+    "dump_config",
+    "load_config",
+    "schema",
+    "validate_config",
+]
+
+
+class ConfigError(ValueError):
+    """A config that does not fit the schema or whose values contradict each other."""
+
+
+@cache
+def schema() -> dict:
+    """The JSON Schema (as a dict) that every config is validated against."""
+    text = resources.files(__package__).joinpath("schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _with_defaults(validator_class):
+    """Extend a jsonschema validator so that it fills in ``default`` values as it validates."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, sub_schema):
+        if isinstance(instance, dict):
+            for key, spec in properties.items():
+                if "default" in spec and key not in instance:
+                    instance[key] = copy.deepcopy(spec["default"])
+        yield from validate_properties(validator, properties, instance, sub_schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "(top level)"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return (
+            f"{_where(error)}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return f"{_where(error)}: {error.message}"
+
+
+def validate_config(cfg: Mapping[str, Any], *, source: str = "config") -> dict:
+    """Validate ``cfg`` against the schema and return a copy with every default filled in.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source``, the key path and what is wrong, e.g.
+        ``configs/x.yaml: windows: unknown key(s) 'lenght'; allowed: ...``.
+    """
+    cfg = copy.deepcopy(dict(cfg or {}))
+    errors = sorted(_Validator(schema()).iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(f"{source}: {_message(errors[0])}")
+    _check_consistency(cfg, source)
+    return cfg
+
+
+def _check_consistency(cfg: dict, source: str) -> None:
+    """Checks that span several keys (the schema checks each key alone)."""
+    bin_size = cfg["targets"]["bin_size"]
+    win = cfg["windows"]
+    if win["length"] % bin_size:
+        raise ConfigError(
+            f"{source}: windows.length {win['length']} is not a multiple of "
+            f"targets.bin_size {bin_size}; use e.g. {win['length'] // bin_size * bin_size or bin_size}"
+        )
+    n_bins = win["length"] // bin_size
+    if 2 * win["crop_bins"] >= n_bins:
+        raise ConfigError(
+            f"{source}: windows.crop_bins {win['crop_bins']} leaves no bins of the "
+            f"{n_bins} in a window; use fewer than {n_bins // 2}"
+        )
+    if isinstance(cfg["targets"]["tracks"], list):
+        names = [t["name"] for t in cfg["targets"]["tracks"]]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"{source}: targets.tracks: duplicate track name(s) {dupes}")
+    if bin_size & (bin_size - 1):
+        raise ConfigError(
+            f"{source}: targets.bin_size {bin_size} is not a power of two, which the "
+            "models' pooling tower (halving per stage) needs; use e.g. 128"
+        )
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.lr=0.001")
+    key, value = item.split("=", 1)
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def _apply_overrides(cfg: dict, overrides: Iterable[str]) -> None:
+    for item in overrides:
+        keys, value = _parse_override(item)
+        node = cfg
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {k} is not a section")
+        node[keys[-1]] = value
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any] | None = None, overrides: Iterable[str] = ()
+) -> dict:
+    """Read a YAML config (or take a dict), apply ``KEY=VALUE`` overrides and validate it.
+
+    Parameters
+    ----------
+    source : path to a YAML file, a mapping, or None for all defaults.
+    overrides : strings like ``"train.lr=0.001"``; values are parsed as YAML.
+    """
+    if source is None:
+        cfg, name = {}, "config"
+    elif isinstance(source, Mapping):
+        cfg, name = copy.deepcopy(dict(source)), "config"
+    else:
+        path = Path(source)
+        name = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        try:
+            cfg = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    _apply_overrides(cfg, overrides)
+    return validate_config(cfg, source=name)
+
+
+def dump_config(cfg: Mapping[str, Any]) -> str:
+    """YAML text of a config, keys in schema order, that :func:`load_config` reads back."""
+    return yaml.safe_dump(dict(cfg), sort_keys=False, default_flow_style=False)
+
+
+def config_digest(cfg: Mapping[str, Any] | Any) -> str:
+    """A short stable hash of a config or one of its sections (for manifests and reruns)."""
+    text = json.dumps(cfg, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,257 @@
+"""Genome store: a FASTA read once into one memory-mapped ``uint8`` code array per chromosome.
+
+Layout of a store folder::
+
+    <chrom>.npy      codes, shape (length,), uint8, A=0 C=1 G=2 T=3 N=4
+    chrom.sizes      "<chrom>\\t<length>" lines, FASTA order
+    manifest.json    written last; see :mod:`genomics.io.manifest`
+
+:func:`build_genome_store` writes it; :class:`GenomeStore` reads it without loading more
+than the bases asked for.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyfaidx
+from tqdm.auto import tqdm
+
+from genomics.data.chroms import ChromAliases
+from genomics.data.encoding import N_CODE, encode, invalid_positions, one_hot
+from genomics.io import (
+    atomic_path,
+    atomic_write_text,
+    fingerprint,
+    invalidate_store,
+    read_manifest,
+    write_manifest,
+)
+
+__all__ = ["GenomeStore", "build_genome_store"]
+
+log = logging.getLogger(__name__)
+
+KIND = "genome"
+FORMAT_VERSION = 1
+COMMAND = "genomics genome"
+_CHUNK = 1 << 24  # bases read from the FASTA at a time: memory stays flat per chromosome
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _decompress(path: Path, workdir: Path) -> Path:
+    """gzip or bgzip FASTA -> plain FASTA in ``workdir`` (pyfaidx reads bgzip only with
+    biopython, and plain gzip not at all)."""
+    plain = workdir / "genome.fa"
+    log.info("decompressing %s", path)
+    try:
+        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=_CHUNK)
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable gzip/bgzip FASTA ({e})") from None
+    return plain
+
+
+def _open_fasta(path: Path, workdir: Path) -> pyfaidx.Fasta:
+    """Open with pyfaidx; build the ``.fai`` in ``workdir`` when it is missing and the
+    FASTA's own folder is not writable."""
+    fai = Path(f"{path}.fai")
+    indexname = None
+    if not fai.is_file() and not os.access(path.parent, os.W_OK):
+        indexname = str(workdir / "genome.fa.fai")
+    try:
+        return pyfaidx.Fasta(
+            str(path), indexname=indexname, as_raw=True, sequence_always_upper=False
+        )
+    except ValueError as e:  # pyfaidx: 'Duplicate key "chr1"'
+        raise ValueError(f"{path}: {e}: every sequence name must be unique") from None
+    except (pyfaidx.FastaIndexingError, pyfaidx.IndexNotFoundError, OSError) as e:
+        raise ValueError(
+            f"{path}: cannot index this FASTA ({e}); check that it is a FASTA with "
+            "lines of equal length per record, or index it with `samtools faidx`"
+        ) from None
+
+
+def _select(names: Sequence[str], lengths: dict[str, int], chroms, min_length, fasta) -> list:
+    if chroms is None:
+        keep = list(names)
+    else:
+        aliases = ChromAliases(names)
+        keep = []
+        for want in chroms:
+            got = aliases.resolve(want)
+            if got is None:
+                shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+                raise ValueError(
+                    f"genome.chroms: {want!r} is not in {fasta} (it has {shown}); "
+                    "fix the name or leave genome.chroms null"
+                )
+            keep.append(got)
+    keep = [c for c in keep if lengths[c] >= min_length]
+    if not keep:
+        raise ValueError(f"{fasta}: no sequence is left after genome.chroms/min_length")
+    return keep
+
+
+def _write_chrom(fasta: pyfaidx.Fasta, chrom: str, length: int, out: Path, bar) -> float:
+    """Stream one chromosome into ``out/<chrom>.npy``; return its N fraction."""
+    n_count = 0
+    with atomic_path(out / f"{chrom}.npy") as tmp:
+        codes = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(length,))
+        for start in range(0, length, _CHUNK):
+            end = min(start + _CHUNK, length)
+            chunk = encode(fasta[chrom][start:end])
+            bad = invalid_positions(chunk)
+            if bad.size:
+                pos = start + int(bad[0])
+                raise ValueError(
+                    f"{fasta.filename}: sequence {chrom!r} has a character that is not a "
+                    f"base or IUPAC code at position {pos + 1} (1-based)"
+                )
+            codes[start:end] = chunk
+            n_count += int(np.count_nonzero(chunk == N_CODE))
+            bar.update(end - start)
+        codes.flush()
+        del codes
+    return n_count / max(length, 1)
+
+
+def build_genome_store(
+    fasta: str | Path,
+    out: str | Path,
+    *,
+    chroms: Sequence[str] | None = None,
+    min_length: int = 0,
+    progress: bool | None = None,
+) -> dict:
+    """Read ``fasta`` once and write a genome store to ``out``.
+
+    Parameters
+    ----------
+    fasta : plain, gzip or bgzip FASTA; upper/lower case; IUPAC ambiguity codes become N.
+    out : store folder (created; an older store there is replaced).
+    chroms : names or aliases to keep, in that order; None keeps all, in FASTA order.
+    min_length : leave out sequences shorter than this (bp).
+    progress : show a progress bar (None: only on a terminal).
+
+    Returns
+    -------
+    dict, the store's manifest.
+    """
+    fasta, out = Path(fasta), Path(out)
+    if not fasta.is_file():
+        raise FileNotFoundError(f"FASTA {fasta} does not exist; set genome.fasta in the config")
+    out.mkdir(parents=True, exist_ok=True)
+    invalidate_store(out)
+    with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as work:
+        work = Path(work)
+        source = _decompress(fasta, work) if _is_gzip(fasta) else fasta
+        fa = _open_fasta(source, work)
+        names = list(fa.keys())
+        if not names:
+            raise ValueError(f"{fasta}: no sequences (is it a FASTA?)")
+        lengths = {name: len(fa[name]) for name in names}
+        keep = _select(names, lengths, chroms, min_length, fasta)
+        total = sum(lengths[c] for c in keep)
+        n_fraction = {}
+        disable = None if progress is None else not progress
+        with tqdm(total=total, unit="bp", unit_scale=True, desc="genome", disable=disable) as bar:
+            for chrom in keep:
+                n_fraction[chrom] = round(_write_chrom(fa, chrom, lengths[chrom], out, bar), 6)
+        fa.close()
+    atomic_write_text(out / "chrom.sizes", "".join(f"{c}\t{lengths[c]}\n" for c in keep))
+    manifest = write_manifest(
+        out,
+        kind=KIND,
+        format_version=FORMAT_VERSION,
+        params={"chroms": list(chroms) if chroms else None, "min_length": min_length},
+        inputs={"fasta": {"path": str(fasta), "fingerprint": fingerprint(fasta)}},
+        files=[f"{c}.npy" for c in keep] + ["chrom.sizes"],
+        extra={"chroms": {c: lengths[c] for c in keep}, "n_fraction": n_fraction},
+    )
+    log.info("genome store %s: %d sequences, %d bp", out, len(keep), total)
+    return manifest
+
+
+class GenomeStore:
+    """Read access to a genome store; arrays are memory-mapped and opened on first use.
+
+    Safe to hand to DataLoader workers: each process opens its own memory maps.
+
+    Parameters
+    ----------
+    path : the store folder written by :func:`build_genome_store`.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.manifest = read_manifest(
+            self.path, kind=KIND, format_version=FORMAT_VERSION, command=COMMAND
+        )
+        self.sizes: dict[str, int] = dict(self.manifest["chroms"])
+        self.aliases = ChromAliases(self.sizes)
+        self._maps: dict[str, np.ndarray] = {}
+
+    @property
+    def digest(self) -> str:
+        """Identifies this exact store (downstream manifests record it)."""
+        return self.manifest["digest"]
+
+    @property
+    def chroms(self) -> list[str]:
+        return list(self.sizes)
+
+    def resolve(self, chrom: str) -> str:
+        """The store's name for ``chrom`` or an alias of it; ValueError if absent."""
+        name = self.aliases.resolve(chrom)
+        if name is None:
+            raise ValueError(
+                f"chromosome {chrom!r} is not in the genome store {self.path} "
+                f"(it has {', '.join(self.chroms[:8])}{' ...' if len(self.sizes) > 8 else ''})"
+            )
+        return name
+
+    def codes(self, chrom: str) -> np.ndarray:
+        """The whole chromosome as a read-only memory map, shape (length,), uint8."""
+        name = self.resolve(chrom)
+        arr = self._maps.get(name)
+        if arr is None:
+            arr = np.load(self.path / f"{name}.npy", mmap_mode="r")
+            self._maps[name] = arr
+        return arr
+
+    def fetch(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Codes of ``[start, end)``; positions past either end of the chromosome are N.
+
+        Returns
+        -------
+        np.ndarray, shape (end - start,), uint8 (a new array, safe to modify).
+        """
+        if end < start:
+            raise ValueError(f"fetch {chrom}:{start}-{end}: end is before start")
+        arr = self.codes(chrom)
+        out = np.full(end - start, N_CODE, dtype=np.uint8)
+        lo, hi = max(start, 0), min(end, arr.shape[0])
+        if hi > lo:
+            out[lo - start : hi - start] = arr[lo:hi]
+        return out
+
+    def one_hot(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """One-hot of ``[start, end)``, shape (4, end - start), float32, N padding as zeros."""
+        return one_hot(self.fetch(chrom, start, end))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_maps"] = {}
+        return state

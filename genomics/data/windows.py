@@ -1,0 +1,295 @@
+"""Windows: tile chromosomes into fixed-length windows and split them train/valid/test.
+
+A window is ``(chrom, start, end)``, 0-based half-open, ``end - start == length``. Held-out
+regions are whole chromosomes (``chr8``) or intervals (``chr20:40000001-46000000``, 1-based
+inclusive like samtools and genome browsers). A window lies in a held-out split only if it
+lies wholly inside one of its regions; a window that straddles a boundary is dropped, so no
+base of a held-out region is ever seen in training. Every other window is train.
+
+Layout of a windows folder::
+
+    train.bed, valid.bed, test.bed   chrom, start, end (tab-separated, sorted)
+    manifest.json                    written last
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genomics.data.chroms import ChromAliases
+from genomics.data.encoding import N_CODE
+from genomics.data.genome import GenomeStore
+from genomics.io import (
+    atomic_write_text,
+    fingerprint,
+    invalidate_store,
+    read_manifest,
+    write_manifest,
+)
+
+__all__ = [
+    "SPLITS",
+    "Region",
+    "build_windows",
+    "parse_region",
+    "read_bed_intervals",
+    "read_windows",
+    "tile_windows",
+]
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+KIND = "windows"
+FORMAT_VERSION = 1
+COMMAND = "genomics windows"
+
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+)(?::(?P<start>[\d,_]+)-(?P<end>[\d,_]+))?$")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A genome interval, 0-based half-open; ``end=None`` means to the chromosome's end."""
+
+    chrom: str
+    start: int = 0
+    end: int | None = None
+
+
+def parse_region(text: str) -> Region:
+    """Parse ``chr3`` or ``chr20:40,000,001-46,000,000`` (1-based inclusive) into a Region.
+
+    >>> parse_region("chr20:11-20")
+    Region(chrom='chr20', start=10, end=20)
+    """
+    m = _REGION.match(text.strip())
+    if m is None:
+        raise ValueError(
+            f"region {text!r}: expected a chromosome (chr8) or chrom:start-end "
+            "(chr20:40000001-46000000, 1-based inclusive)"
+        )
+    if m["start"] is None:
+        return Region(m["chrom"])
+    start, end = (int(m[k].replace(",", "").replace("_", "")) for k in ("start", "end"))
+    if start < 1 or end < start:
+        raise ValueError(f"region {text!r}: need 1 <= start <= end")
+    return Region(m["chrom"], start - 1, end)
+
+
+def tile_windows(sizes: dict[str, int], length: int, stride: int) -> list[tuple[str, int, int]]:
+    """Every window ``[s, s + length)`` with ``s = 0, stride, 2 * stride, ...`` inside its
+    chromosome. A chromosome shorter than ``length`` gets none (with a warning)."""
+    windows = []
+    for chrom, size in sizes.items():
+        if size < length:
+            log.warning(
+                "%s (%d bp) is shorter than one window (%d bp): no windows", chrom, size, length
+            )
+            continue
+        windows.extend((chrom, s, s + length) for s in range(0, size - length + 1, stride))
+    return windows
+
+
+def read_bed_intervals(path: str | Path, aliases: ChromAliases) -> dict[str, np.ndarray]:
+    """Read a BED (gz or not) into merged, sorted intervals per reference chromosome.
+
+    Returns
+    -------
+    dict chrom -> np.ndarray, shape (n, 2), int64 (start, end); chromosomes not in
+    ``aliases`` are left out.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"BED file {path} does not exist")
+    opener = gzip.open if path.suffix == ".gz" else open
+    per_chrom: dict[str, list[tuple[int, int]]] = {}
+    with opener(path, "rt") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            try:
+                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
+            except (IndexError, ValueError):
+                raise ValueError(
+                    f"{path} line {lineno}: expected 'chrom<TAB>start<TAB>end', got {line.strip()[:60]!r}"
+                ) from None
+            if end < start or start < 0:
+                raise ValueError(f"{path} line {lineno}: bad interval {start}-{end}")
+            name = aliases.resolve(chrom)
+            if name is not None:
+                per_chrom.setdefault(name, []).append((start, end))
+    return {c: _merge(np.array(iv, dtype=np.int64)) for c, iv in per_chrom.items()}
+
+
+def _merge(iv: np.ndarray) -> np.ndarray:
+    """Merge overlapping or touching intervals, shape (n, 2) -> (m, 2), sorted."""
+    iv = iv[np.argsort(iv[:, 0], kind="stable")]
+    ends = np.maximum.accumulate(iv[:, 1])
+    new = np.ones(len(iv), dtype=bool)
+    new[1:] = iv[1:, 0] > ends[:-1]
+    starts = np.flatnonzero(new)
+    return np.stack([iv[starts, 0], np.maximum.reduceat(ends, starts)], axis=1)
+
+
+def _overlaps(intervals: np.ndarray | None, start: int, end: int) -> bool:
+    if intervals is None or not len(intervals):
+        return False
+    i = np.searchsorted(intervals[:, 1], start, side="right")  # first interval ending after start
+    return bool(i < len(intervals) and intervals[i, 0] < end)
+
+
+def _resolve_regions(texts: Iterable[str], genome: GenomeStore, key: str) -> list[Region]:
+    regions = []
+    for text in texts:
+        r = parse_region(text)
+        chrom = genome.aliases.resolve(r.chrom)
+        if chrom is None:
+            raise ValueError(
+                f"windows.split.{key}: chromosome {r.chrom!r} is not in the genome "
+                f"(it has {', '.join(genome.chroms[:8])}{' ...' if len(genome.chroms) > 8 else ''})"
+            )
+        size = genome.sizes[chrom]
+        end = size if r.end is None else min(r.end, size)
+        if r.start >= size:
+            raise ValueError(
+                f"windows.split.{key}: region {text!r} starts past the end of {chrom} ({size} bp)"
+            )
+        regions.append(Region(chrom, r.start, end))
+    return regions
+
+
+def _inside(regions: Sequence[Region], chrom: str, start: int, end: int) -> tuple[bool, bool]:
+    """(wholly inside one region, overlapping any region)."""
+    inside = overlap = False
+    for r in regions:
+        if r.chrom != chrom:
+            continue
+        if start < r.end and r.start < end:
+            overlap = True
+            if r.start <= start and end <= r.end:
+                inside = True
+    return inside, overlap
+
+
+def assign_split(
+    window: tuple[str, int, int], valid: Sequence[Region], test: Sequence[Region]
+) -> str | None:
+    """ "train", "valid", "test", or None for a window that straddles a held-out boundary."""
+    chrom, start, end = window
+    in_test, over_test = _inside(test, chrom, start, end)
+    in_valid, over_valid = _inside(valid, chrom, start, end)
+    if in_test and not over_valid:
+        return "test"
+    if in_valid and not over_test:
+        return "valid"
+    if over_test or over_valid:
+        return None
+    return "train"
+
+
+def _n_fraction(genome: GenomeStore, chrom: str, start: int, end: int) -> float:
+    return float(np.count_nonzero(genome.codes(chrom)[start:end] == N_CODE)) / (end - start)
+
+
+def build_windows(
+    genome: GenomeStore,
+    out: str | Path,
+    *,
+    length: int,
+    stride: int,
+    bin_size: int,
+    valid: Sequence[str],
+    test: Sequence[str],
+    max_n_fraction: float = 0.1,
+    blacklist: str | Path | None = None,
+) -> dict[str, int]:
+    """Tile the genome, drop N-rich and blacklisted windows, split, and write the BEDs.
+
+    Returns
+    -------
+    dict, number of windows per split (and ``dropped_*`` counts).
+    """
+    if length % bin_size or stride % bin_size:
+        raise ValueError(
+            f"windows.length {length} and windows.stride {stride} must be multiples of "
+            f"targets.bin_size {bin_size} (so window targets start on bin edges)"
+        )
+    valid_r = _resolve_regions(valid, genome, "valid")
+    test_r = _resolve_regions(test, genome, "test")
+    for v in valid_r:
+        if _inside(test_r, v.chrom, v.start, v.end)[1]:
+            raise ValueError(f"windows.split: valid region {v} overlaps a test region")
+    black = read_bed_intervals(blacklist, genome.aliases) if blacklist else {}
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    invalidate_store(out)
+    splits: dict[str, list[tuple[str, int, int]]] = {s: [] for s in SPLITS}
+    counts = {"dropped_n": 0, "dropped_blacklist": 0, "dropped_boundary": 0}
+    for w in tile_windows(genome.sizes, length, stride):
+        split = assign_split(w, valid_r, test_r)
+        if split is None:
+            counts["dropped_boundary"] += 1
+        elif _overlaps(black.get(w[0]), w[1], w[2]):
+            counts["dropped_blacklist"] += 1
+        elif _n_fraction(genome, *w) > max_n_fraction:
+            counts["dropped_n"] += 1
+        else:
+            splits[split].append(w)
+
+    for split, ws in splits.items():
+        if not ws:
+            held = {"valid": valid, "test": test}.get(split, "everything not held out")
+            raise ValueError(
+                f"split {split!r} has no windows of {length} bp (regions: {held}; "
+                f"dropped: {counts}); widen the regions in windows.split, shorten "
+                "windows.length or raise windows.max_n_fraction"
+            )
+        counts[split] = len(ws)
+    for split, ws in splits.items():
+        atomic_write_text(out / f"{split}.bed", "".join(f"{c}\t{s}\t{e}\n" for c, s, e in ws))
+    inputs = {"genome": genome.digest}
+    if blacklist:
+        inputs["blacklist"] = {"path": str(blacklist), "fingerprint": fingerprint(blacklist)}
+    write_manifest(
+        out,
+        kind=KIND,
+        format_version=FORMAT_VERSION,
+        params={
+            "length": length,
+            "stride": stride,
+            "bin_size": bin_size,
+            "valid": list(valid),
+            "test": list(test),
+            "max_n_fraction": max_n_fraction,
+        },
+        inputs=inputs,
+        files=[f"{s}.bed" for s in SPLITS],
+        extra={"counts": counts},
+    )
+    log.info("windows: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return counts
+
+
+def read_windows(folder: str | Path, split: str) -> list[tuple[str, int, int]]:
+    """The windows of one split from a windows folder (checked against its manifest)."""
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
+    folder = Path(folder)
+    read_manifest(folder, kind=KIND, format_version=FORMAT_VERSION, command=COMMAND)
+    windows = []
+    with open(folder / f"{split}.bed") as fh:
+        for line in fh:
+            chrom, start, end = line.split("\t")[:3]
+            windows.append((chrom, int(start), int(end)))
+    if not windows:
+        raise ValueError(f"{folder / (split + '.bed')}: split {split!r} has no windows")
+    return windows

@@ -1,0 +1,26 @@
+"""Evaluate predictions: per-track metrics, figures, and the files that hold them.
+
+- :mod:`genomics.evaluate.metrics`: :class:`TrackMetrics` (streaming, per track) and
+  :func:`summarize`.
+- :mod:`genomics.evaluate.figures`: functions that return matplotlib Figures.
+- :mod:`genomics.evaluate.report`: the writer (metrics TSV/JSON, figures), atomically.
+"""
+
+from genomics.evaluate.figures import plot_metric_bars, plot_scatter, plot_tracks
+from genomics.evaluate.metrics import COLUMNS, KINDS, METRICS, TrackMetrics, pearson_r, summarize
+from genomics.evaluate.report import read_metrics_tsv, save_figure, write_metrics
+
+__all__ = [
+    "COLUMNS",
+    "KINDS",
+    "METRICS",
+    "TrackMetrics",
+    "pearson_r",
+    "plot_metric_bars",
+    "plot_scatter",
+    "plot_tracks",
+    "read_metrics_tsv",
+    "save_figure",
+    "summarize",
+    "write_metrics",
+]

@@ -1,0 +1,108 @@
+"""Run a model over a dataset of windows and score it against the targets.
+
+Used for validation during training and by ``genomics evaluate`` on the test split.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from genomics.data.dataset import WindowDataset, make_loader
+from genomics.data.encoding import one_hot_torch
+from genomics.evaluate.metrics import TrackMetrics, summarize
+from genomics.train.device import autocast
+from genomics.train.losses import track_loss
+
+__all__ = ["evaluate_dataset", "predict_window"]
+
+log = logging.getLogger(__name__)
+
+
+def _as_input(xb: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Codes (b, l) uint8 or one-hot (b, 4, l) -> one-hot float on ``device``."""
+    xb = xb.to(device, non_blocking=True)
+    return one_hot_torch(xb) if xb.dtype == torch.uint8 else xb.float()
+
+
+@torch.no_grad()
+def evaluate_dataset(
+    model: nn.Module,
+    dataset: WindowDataset,
+    *,
+    names: list[str],
+    kinds: list[str],
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 4,
+    max_batches: int | None = None,
+    num_workers: int = 0,
+    keep: int = 0,
+    progress: bool | None = None,
+) -> dict:
+    """Loss and per-track metrics of ``model`` on every window of ``dataset`` (in order).
+
+    The model's train/eval mode is restored afterwards.
+
+    Parameters
+    ----------
+    names, kinds : track names and kinds ("coverage"/"peaks"), in target-store order.
+    dtype : autocast dtype (float32: none).
+    max_batches : stop after this many batches (None: all).
+    keep : also return the predictions and targets of the first ``keep`` windows.
+
+    Returns
+    -------
+    dict with ``loss`` (float), ``tracks`` (list of per-track metric dicts), ``summary``
+    (dict), and with ``keep`` > 0 ``examples``: list of (window, pred (l, t), target (l, t)).
+    """
+    was_training = model.training
+    model.eval()
+    coverage = torch.tensor([k == "coverage" for k in kinds], device=device)
+    metrics = TrackMetrics(names, kinds)
+    loader = make_loader(dataset, batch_size=batch_size, num_workers=num_workers)
+    total, n_batches, examples = 0.0, 0, []
+    n = len(loader) if max_batches is None else min(max_batches, len(loader))
+    try:
+        for xb, yb in tqdm(
+            loader, total=n, desc="evaluate", leave=False, disable=_disable(progress)
+        ):
+            if n_batches >= n:
+                break
+            x, y = _as_input(xb, device), yb.to(device)
+            with autocast(device, dtype):
+                pred = model(x)
+            pred = pred.float()
+            total += float(track_loss(pred, y, coverage))
+            metrics.update(pred, y)
+            for i in range(xb.shape[0]):
+                if len(examples) < keep:
+                    w = dataset.windows[n_batches * batch_size + i]
+                    examples.append((w, pred[i].cpu().numpy(), y[i].cpu().numpy()))
+            n_batches += 1
+    finally:
+        model.train(was_training)
+    rows = metrics.compute()
+    out = {"loss": total / max(n_batches, 1), "tracks": rows, "summary": summarize(rows)}
+    if keep:
+        out["examples"] = examples
+    return out
+
+
+def _disable(progress: bool | None) -> bool | None:
+    return None if progress is None else not progress
+
+
+@torch.no_grad()
+def predict_window(model: nn.Module, x: np.ndarray, device: torch.device) -> np.ndarray:
+    """Predictions for one one-hot window, ``x : np.ndarray, shape (4, l)`` -> ``(l_out, t)``."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model(torch.from_numpy(x)[None].to(device)).float()[0].cpu().numpy()
+    finally:
+        model.train(was_training)

@@ -1,0 +1,87 @@
+"""``genomics evaluate``: a trained model on the test windows -> metrics and figures.
+
+Writes into the output folder: ``metrics.tsv`` (one row per track), ``metrics.json``
+(summary + tracks), ``tracks.png`` (predicted vs observed at a few test loci per example),
+and ``metric_bars.png`` (per-track metric).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from genomics.data.dataset import WindowDataset
+from genomics.data.genome import GenomeStore
+from genomics.data.targets import TargetStore
+from genomics.data.windows import read_windows
+from genomics.evaluate.evaluate import evaluate_dataset
+from genomics.evaluate.figures import plot_metric_bars, plot_tracks
+from genomics.evaluate.report import save_figure, write_metrics
+from genomics.models.saved import load_model
+from genomics.train.device import resolve_device, resolve_precision
+
+__all__ = ["evaluate_from_config"]
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_from_config(
+    cfg: dict,
+    *,
+    model_dir: str | Path,
+    genome_dir: str | Path,
+    targets_dir: str | Path,
+    windows_dir: str | Path,
+    out: str | Path,
+    split: str = "test",
+) -> dict:
+    """Score the model in ``model_dir`` on one split; returns ``{"summary", "tracks", "loss"}``."""
+    device = resolve_device(cfg["train"]["device"])
+    dtype = resolve_precision(cfg["train"]["precision"], device)
+    model, spec = load_model(model_dir, device=device)
+    genome, targets = GenomeStore(genome_dir), TargetStore(targets_dir)
+    targets.check_genome(genome)
+    if spec["targets_digest"] != targets.digest:
+        raise ValueError(
+            f"{model_dir} was trained on another target store than {targets_dir} "
+            "(digest differs); evaluate it against the store it was trained on, or retrain"
+        )
+    windows = read_windows(windows_dir, split)
+    dataset = WindowDataset(genome, targets, windows, crop_bins=spec["crop_bins"], encoding="codes")
+    ec = cfg["evaluate"]
+    res = evaluate_dataset(
+        model,
+        dataset,
+        names=spec["track_names"],
+        kinds=spec["track_kinds"],
+        device=device,
+        dtype=dtype,
+        batch_size=ec["batch_size"],
+        keep=ec["n_examples"],
+    )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    res["summary"].update({"split": split, "n_windows": len(windows), "model": str(model_dir)})
+    write_metrics(res["tracks"], res["summary"], out)
+    for i, (window, pred, target) in enumerate(res["examples"]):
+        chrom, start, _ = window
+        fig = plot_tracks(
+            pred,
+            target,
+            spec["track_names"],
+            bin_size=spec["bin_size"],
+            chrom=chrom,
+            start=start + spec["crop_bins"] * spec["bin_size"],
+            title=f"{split} window {chrom}:{start + 1:,}",
+        )
+        save_figure(fig, out / f"tracks-{i}.png")
+    metric = "pearson" if "coverage" in spec["track_kinds"] else "auroc"
+    save_figure(plot_metric_bars(res["tracks"], metric), out / "metric_bars.png")
+    log.info(
+        "%s on %s (%d windows): %s",
+        model_dir,
+        split,
+        len(windows),
+        ", ".join(f"{k} {v:.3f}" for k, v in res["summary"].items() if isinstance(v, float)),
+    )
+    return res

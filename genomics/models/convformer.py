@@ -1,0 +1,191 @@
+"""Convformer: conv tower to bins, then pre-norm transformer blocks with RoPE (main model).
+
+Enformer's layout (stem, attention-pooling conv tower with exponentially growing channels,
+transformer over bins, crop, pointwise block, heads), with rotary position embeddings in
+place of Enformer's relative position bias so attention is a plain SDPA call.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from genomics.models.attention import Attention, rope_angles
+from genomics.models.layers import (
+    BinnedModel,
+    ConvTower,
+    check_choice,
+    check_int,
+    check_number,
+    run_blocks,
+)
+
+__all__ = ["Convformer", "TransformerBlock"]
+
+MLPS = ("gelu", "swiglu")
+
+
+class _SwiGLU(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.proj_in = nn.Linear(dim, 2 * hidden)
+        self.proj_out = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, g = self.proj_in(x).chunk(2, dim=-1)
+        return self.proj_out(F.silu(g) * a)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: ``x + Attn(LN(x))`` then ``x + MLP(LN(x))``.
+
+    Parameters
+    ----------
+    dim : width ``c``.
+    heads : attention heads; ``dim / heads`` must be even (RoPE rotates pairs).
+    mlp_mult : MLP hidden width as a multiple of ``dim``.
+    mlp : "gelu" (Linear-GELU-Linear) or "swiglu" (gated; 1.5x the parameters at equal
+        ``mlp_mult``).
+    dropout : dropout on each residual branch and inside the MLP.
+    attn_dropout : dropout on attention weights.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        heads: int,
+        mlp_mult: int = 2,
+        mlp: str = "gelu",
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads=heads, dropout=attn_dropout)
+        self.attn_drop = nn.Dropout(dropout)
+        hidden = mlp_mult * dim
+        if mlp == "gelu":
+            body = nn.Sequential(
+                nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim)
+            )
+        else:
+            body = _SwiGLU(dim, hidden)
+        self.mlp = nn.Sequential(nn.LayerNorm(dim), body, nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """
+        Parameters
+        ----------
+        x : torch.Tensor, shape (b, l, c), float
+        cos, sin : torch.Tensor, shape (l, d), float32, RoPE tables
+
+        Returns
+        -------
+        torch.Tensor, shape (b, l, c)
+        """
+        x = x + self.attn_drop(self.attn(self.attn_norm(x), cos, sin))
+        return x + self.mlp(x)
+
+
+class Convformer(BinnedModel):
+    """Conv tower from 1 bp to ``bin_size``, ``depth`` transformer blocks, crop, head.
+
+    Parameters
+    ----------
+    n_tracks, track_kinds, bin_size, crop_bins : see :class:`BinnedModel`.
+    dim : transformer width; the tower grows from ``stem_channels`` to ``dim``.
+    depth : number of transformer blocks.
+    heads : attention heads; must divide ``dim`` into an even head dimension.
+    mlp_mult, mlp : transformer MLP width multiple and kind ("gelu" or "swiglu").
+    dropout : dropout in transformer branches and the head.
+    attn_dropout : dropout on attention weights.
+    stem_channels : stem width; None means ``dim // 2`` (Enformer).
+    stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
+    pool : "attention" (Enformer's softmax pooling, default) or "max" (cheaper).
+    head_mult : width of the pointwise block before the head, as a multiple of ``dim``.
+    rope_base : RoPE base; wavelengths span ``2 pi .. 2 pi * rope_base`` bins.
+    checkpoint_blocks : activation checkpointing of tower stages and transformer blocks
+        while training (for long inputs; BatchNorm running statistics then see each batch
+        twice, a harmless change of their momentum).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_tracks: int,
+        track_kinds: list[str],
+        bin_size: int,
+        crop_bins: int,
+        dim: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        mlp_mult: int = 2,
+        mlp: str = "gelu",
+        dropout: float = 0.1,
+        attn_dropout: float = 0.0,
+        stem_channels: int | None = None,
+        stem_kernel: int = 15,
+        tower_kernel: int = 5,
+        pool: str = "attention",
+        head_mult: int = 2,
+        rope_base: float = 10000.0,
+        checkpoint_blocks: bool = False,
+    ):
+        super().__init__(
+            n_tracks=n_tracks, track_kinds=track_kinds, bin_size=bin_size, crop_bins=crop_bins
+        )
+        check_int("dim", dim)
+        check_int("depth", depth, minimum=0)
+        check_int("heads", heads)
+        check_int("mlp_mult", mlp_mult)
+        check_choice("mlp", mlp, MLPS)
+        dropout = check_number("dropout", dropout, low=0.0, high=1.0)
+        attn_dropout = check_number("attn_dropout", attn_dropout, low=0.0, high=1.0)
+        self.rope_base = check_number("rope_base", rope_base, low=1.0)
+        if dim % heads:
+            raise ValueError(f"heads {heads} does not divide dim {dim}")
+        self.head_dim = dim // heads
+        if self.head_dim % 2:
+            raise ValueError(
+                f"dim {dim} / heads {heads} gives head dimension {self.head_dim}, which must "
+                "be even for rotary position embeddings"
+            )
+        self.checkpoint_blocks = bool(checkpoint_blocks)
+        self.tower = ConvTower(
+            dim=dim,
+            stem_channels=dim // 2 if stem_channels is None else stem_channels,
+            bin_size=bin_size,
+            stem_kernel=stem_kernel,
+            tower_kernel=tower_kernel,
+            pool=pool,
+        )
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                dim,
+                heads=heads,
+                mlp_mult=mlp_mult,
+                mlp=mlp,
+                dropout=dropout,
+                attn_dropout=attn_dropout,
+            )
+            for _ in range(depth)
+        )
+        self._build_output(dim, mult=head_mult, dropout=dropout)
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Parameters
+        ----------
+        x : torch.Tensor, shape (b, 4, l), float
+
+        Returns
+        -------
+        torch.Tensor, shape (b, l // bin_size, c)
+        """
+        ckpt = self.use_checkpoint()
+        h = rearrange(self.tower(x, use_checkpoint=ckpt), "b c l -> b l c")
+        cos, sin = rope_angles(h.shape[1], self.head_dim, base=self.rope_base, device=h.device)
+        return run_blocks(self.blocks, h, cos, sin, use_checkpoint=ckpt)

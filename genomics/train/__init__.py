@@ -1,0 +1,1 @@
+"""Training: losses, schedule, checkpoints, DDP plumbing and the ``fit`` loop."""

@@ -1,0 +1,340 @@
+"""The training loop: a function over a model and datasets, resumable to the bit.
+
+``fit`` runs AdamW with linear warm-up and cosine decay, gradient accumulation and
+clipping, bf16 autocast on CUDA, periodic validation with early stopping, and a
+checkpoint every ``train.checkpoint_every`` optimizer steps. Killed at any moment and
+started again with the same config and output folder, it resumes from the newest
+checkpoint and ends with the same weights as a run that was never interrupted: the
+checkpoint holds the optimizer, scheduler, RNG states and the data position, and data
+order and augmentation depend only on ``(seed, epoch, index)``.
+
+Under ``torchrun`` the same loop runs in every process (DDP); rank 0 validates, logs and
+writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from genomics.data.dataset import WindowDataset, WindowSampler, make_loader
+from genomics.evaluate.evaluate import _as_input, evaluate_dataset
+from genomics.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    resume_key,
+    save_checkpoint,
+)
+from genomics.train.device import autocast
+from genomics.train.distributed import DistEnv, broadcast_flag
+from genomics.train.losses import track_loss
+from genomics.train.metrics_log import MetricsLog
+from genomics.train.schedule import warmup_cosine_scheduler
+
+__all__ = ["FitResult", "fit", "make_optimizer"]
+
+log = logging.getLogger(__name__)
+
+# metric -> whether larger is better (for early stopping)
+_HIGHER_IS_BETTER = {
+    "loss": False,
+    "pearson": True,
+    "pearson_log1p": True,
+    "spearman": True,
+    "auroc": True,
+    "auprc": True,
+}
+
+
+@dataclass
+class FitResult:
+    steps: int
+    epochs: float
+    best_step: int | None
+    best_value: float | None
+    stopped_early: bool
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0  # batches of this epoch already consumed (this rank)
+    best_value: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0
+    stopped_early: bool = False
+
+
+def make_optimizer(model: nn.Module, *, lr: float, weight_decay: float, device: torch.device):
+    """AdamW; no weight decay on biases and norm scales (parameters with < 2 dims)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=device.type == "cuda")
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _gather_rng(device: torch.device, env: DistEnv) -> list[dict]:
+    """Every rank's RNG state (each rank's dropout stream differs), gathered on all ranks."""
+    mine = _rng_state(device)
+    if not env.enabled:
+        return [mine]
+    states: list = [None] * env.world_size
+    dist.all_gather_object(states, {k: v.cpu() for k, v in mine.items()})
+    return states
+
+
+def _improved(value: float, best: float | None, metric: str) -> bool:
+    if math.isnan(value):
+        return False
+    if best is None:
+        return True
+    return value > best if _HIGHER_IS_BETTER[metric] else value < best
+
+
+def fit(
+    model: nn.Module,
+    train_set: WindowDataset,
+    valid_set: WindowDataset | None,
+    *,
+    cfg: dict,
+    out: str | Path,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    track_names: list[str],
+    track_kinds: list[str],
+    env: DistEnv | None = None,
+    on_best=None,
+) -> FitResult:
+    """Train ``model`` in place on ``train_set``; validate on ``valid_set``.
+
+    Parameters
+    ----------
+    cfg : the full validated config (``train`` section used; all of it is stored in
+        checkpoints, and a checkpoint made by a config that trains differently is refused).
+    out : the model folder; ``checkpoints/`` and ``metrics.tsv`` go there.
+    dtype : autocast dtype (torch.bfloat16 on CUDA; torch.float32 means none).
+    on_best : called as ``on_best(model, step, value)`` on rank 0 whenever validation improves.
+
+    Returns
+    -------
+    FitResult
+    """
+    env = env or DistEnv()
+    tc = cfg["train"]
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    coverage = torch.tensor([k == "coverage" for k in track_kinds], device=device)
+    metric = tc["early_stopping"]["metric"]
+    patience = tc["early_stopping"]["patience"]
+
+    model.to(device)
+    net = DistributedDataParallel(model) if env.enabled else model
+    if tc["compile"]:
+        net = torch.compile(net)
+    optimizer = make_optimizer(model, lr=tc["lr"], weight_decay=tc["weight_decay"], device=device)
+    scheduler = warmup_cosine_scheduler(
+        optimizer,
+        warmup=tc["warmup_steps"],
+        total=tc["max_steps"],
+        final_fraction=tc["final_lr_fraction"],
+    )
+    sampler = WindowSampler(
+        len(train_set),
+        batch_size=tc["batch_size"],
+        shuffle=True,
+        seed=cfg["seed"],
+        rank=env.rank,
+        world_size=env.world_size,
+    )
+
+    st = _State()
+    ckpt = latest_checkpoint(ckpt_dir)
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, cfg=cfg)
+        if state["world_size"] != env.world_size:
+            raise ValueError(
+                f"checkpoint {ckpt} was made by {state['world_size']} processes, this run has "
+                f"{env.world_size}; resume with the same number (torchrun --nproc-per-node)"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        st = _State(**state["position"])
+        _set_rng_state(state["rng"][env.rank], device)
+        log.info("resumed from %s (step %d, epoch %d, batch %d)", ckpt, st.step, st.epoch, st.batch)
+    history = MetricsLog(out / "metrics.tsv", keep_until=st.step, write=env.is_main)
+
+    def checkpoint() -> None:
+        rng = _gather_rng(device, env)
+        if env.is_main:
+            save_checkpoint(
+                ckpt_dir,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "position": vars(st).copy(),
+                    "rng": rng,
+                    "world_size": env.world_size,
+                    "resume_key": resume_key(cfg),
+                    "config": cfg,
+                },
+                step=st.step,
+                keep=tc["keep_checkpoints"],
+            )
+        env.barrier()
+
+    def validate() -> bool:
+        """Rank 0 validates; returns (on every rank) whether to stop early."""
+        stop = False
+        if env.is_main and valid_set is not None:
+            res = evaluate_dataset(
+                model,
+                valid_set,
+                names=track_names,
+                kinds=track_kinds,
+                device=device,
+                dtype=dtype,
+                batch_size=tc["batch_size"],
+                max_batches=tc["eval_batches"],
+                progress=tc["progress"],
+            )
+            value = res["loss"] if metric == "loss" else res["summary"].get(metric, float("nan"))
+            history.add(st.step, st.epoch, "valid", {"loss": res["loss"], **res["summary"]})
+            if _improved(value, st.best_value, metric):
+                st.best_value, st.best_step, st.bad_evals = float(value), st.step, 0
+                if on_best is not None:
+                    on_best(model, st.step, value)
+            else:
+                st.bad_evals += 1
+            log.info(
+                "step %d valid loss %.4f %s %.4f (best %.4f at %s)",
+                st.step,
+                res["loss"],
+                metric,
+                value,
+                st.best_value or float("nan"),
+                st.best_step,
+            )
+            stop = patience > 0 and st.bad_evals >= patience
+        return broadcast_flag(stop, env)
+
+    started = time.perf_counter()
+    global_batch = tc["batch_size"] * env.world_size
+    bar = tqdm(
+        total=tc["max_steps"],
+        initial=st.step,
+        desc="train",
+        unit="step",
+        disable=(not env.is_main) or (None if tc["progress"] is None else not tc["progress"]),
+    )
+    net.train()
+    micro, window_loss, window_n, window_t = 0, 0.0, 0, time.perf_counter()
+    while st.step < tc["max_steps"] and not st.stopped_early:
+        sampler.set_position(st.epoch, st.batch)
+        loader = make_loader(
+            train_set,
+            sampler,
+            num_workers=tc["num_workers"],
+            pin_memory=device.type == "cuda",
+            seed=cfg["seed"] + st.epoch,
+        )
+        for xb, yb in loader:
+            st.batch += 1
+            micro += 1
+            sync = micro % tc["accumulate"] == 0
+            x, y = _as_input(xb, device), yb.to(device, non_blocking=True)
+            no_sync = (
+                net.no_sync()
+                if env.enabled and not sync and hasattr(net, "no_sync")
+                else contextlib.nullcontext()
+            )
+            with no_sync:
+                with autocast(device, dtype):
+                    pred = net(x)
+                loss = track_loss(pred, y, coverage)
+                (loss / tc["accumulate"]).backward()
+            window_loss += float(loss.detach())
+            window_n += 1
+            if not sync:
+                continue
+            if tc["grad_clip"] > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc["grad_clip"])
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            st.step += 1
+            bar.update(1)
+            if st.step % tc["log_every"] == 0 or st.step == tc["max_steps"]:
+                elapsed = time.perf_counter() - window_t
+                seqs = window_n * global_batch
+                row = {
+                    "loss": window_loss / window_n,
+                    "lr": scheduler.get_last_lr()[0],
+                    "seq_per_s": seqs / elapsed,
+                }
+                history.add(st.step, st.epoch, "train", row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}", seq_s=f"{row['seq_per_s']:.1f}")
+                window_loss, window_n, window_t = 0.0, 0, time.perf_counter()
+            if st.step % tc["eval_every"] == 0 or st.step == tc["max_steps"]:
+                st.stopped_early = validate()
+                window_t = time.perf_counter()
+            if (
+                st.step % tc["checkpoint_every"] == 0
+                or st.step == tc["max_steps"]
+                or st.stopped_early
+            ):
+                checkpoint()
+                window_t = time.perf_counter()  # throughput counts training time only
+            if st.step >= tc["max_steps"] or st.stopped_early:
+                break
+        else:
+            st.epoch += 1
+            st.batch = 0
+    bar.close()
+    if st.stopped_early:
+        log.info(
+            "early stop at step %d: %s did not improve for %d validations",
+            st.step,
+            metric,
+            patience,
+        )
+    epochs = st.epoch + st.batch / max(len(sampler), 1)
+    return FitResult(
+        steps=st.step,
+        epochs=epochs,
+        best_step=st.best_step,
+        best_value=st.best_value,
+        stopped_early=st.stopped_early,
+        seconds=time.perf_counter() - started,
+        history=history.rows,
+    )

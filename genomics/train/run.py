@@ -1,0 +1,167 @@
+"""``genomics train``: stores + windows + config -> a trained, exported model folder.
+
+Layout of a model folder (``results/model/<name>/``)::
+
+    config.yaml            the full config that trained it
+    model.json             how to rebuild the network, tracks, provenance
+    weights.safetensors    the weights (best validation step, else the last)
+    best.safetensors       best weights so far (while training)
+    metrics.tsv            training log (step, epoch, split, metric, value)
+    checkpoints/           step-*.pt, to resume
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from genomics import __version__
+from genomics.config import dump_config
+from genomics.data.dataset import WindowDataset
+from genomics.data.genome import GenomeStore
+from genomics.data.targets import TargetStore
+from genomics.data.windows import read_windows
+from genomics.io import atomic_write_text
+from genomics.models import build_model
+from genomics.models.saved import save_model, save_weights
+from genomics.train.checkpoint import latest_checkpoint
+from genomics.train.device import resolve_device, resolve_precision
+from genomics.train.distributed import init_distributed
+from genomics.train.fit import FitResult, fit
+
+__all__ = ["model_spec", "train_from_config"]
+
+log = logging.getLogger(__name__)
+
+
+def model_spec(cfg: dict, targets: TargetStore, genome: GenomeStore) -> dict:
+    """What ``model.json`` records: enough to rebuild the network and know its inputs."""
+    name = cfg["model"]["name"]
+    return {
+        "name": name,
+        "hparams": dict(cfg["model"][name]),
+        "n_tracks": targets.n_tracks,
+        "track_names": list(targets.names),
+        "track_kinds": list(targets.track_kinds),
+        "bin_size": targets.bin_size,
+        "crop_bins": cfg["windows"]["crop_bins"],
+        "seq_len": cfg["windows"]["length"],
+        "genome_digest": genome.digest,
+        "targets_digest": targets.digest,
+        "genomics_version": __version__,
+    }
+
+
+def train_from_config(
+    cfg: dict,
+    *,
+    genome_dir: str | Path,
+    targets_dir: str | Path,
+    windows_dir: str | Path,
+    out: str | Path,
+) -> FitResult:
+    """Train the configured model and export it to ``out`` (see module docstring)."""
+    tc = cfg["train"]
+    device = resolve_device(tc["device"])
+    env = init_distributed(device.type)
+    if env.enabled and device.type == "cuda":
+        device = torch.device("cuda", env.local_rank)
+    dtype = resolve_precision(tc["precision"], device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    out = Path(out)
+
+    genome, targets = GenomeStore(genome_dir), TargetStore(targets_dir)
+    targets.check_genome(genome)
+    train_w, valid_w = read_windows(windows_dir, "train"), read_windows(windows_dir, "valid")
+    seq_len = train_w[0][2] - train_w[0][1]
+    if seq_len != cfg["windows"]["length"]:
+        raise ValueError(
+            f"{windows_dir} holds {seq_len}-bp windows but windows.length is "
+            f"{cfg['windows']['length']}; rerun `genomics windows` with this config"
+        )
+    common = dict(crop_bins=cfg["windows"]["crop_bins"], seed=cfg["seed"], encoding="codes")
+    train_set = WindowDataset(
+        genome,
+        targets,
+        train_w,
+        shift_bins=cfg["augment"]["shift_bins"],
+        reverse_complement=cfg["augment"]["reverse_complement"],
+        **common,
+    )
+    valid_set = WindowDataset(genome, targets, valid_w, **common)
+
+    spec = model_spec(cfg, targets, genome)
+    torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
+    model = build_model(
+        spec["name"],
+        n_tracks=spec["n_tracks"],
+        track_kinds=spec["track_kinds"],
+        bin_size=spec["bin_size"],
+        crop_bins=spec["crop_bins"],
+        **spec["hparams"],
+    )
+    model.output_bins(seq_len)  # a window the model cannot take fails here, not mid-epoch
+    torch.manual_seed(cfg["seed"] * 1000 + env.rank)  # each rank's own dropout stream
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info(
+        "%s: %.2fM parameters, %d tracks, %d train / %d valid windows of %d bp on %s (%s)",
+        spec["name"],
+        n_params / 1e6,
+        spec["n_tracks"],
+        len(train_set),
+        len(valid_set),
+        seq_len,
+        device,
+        str(dtype).removeprefix("torch."),
+    )
+
+    if env.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", dump_config(cfg))
+    env.barrier()
+
+    best_path = out / "best.safetensors"
+    if env.is_main and latest_checkpoint(out / "checkpoints") is None:
+        best_path.unlink(missing_ok=True)  # from an earlier run that started over
+
+    def on_best(m, step, value):
+        save_weights(m, best_path)
+
+    result = fit(
+        model,
+        train_set,
+        valid_set,
+        cfg=cfg,
+        out=out,
+        device=device,
+        dtype=dtype,
+        track_names=spec["track_names"],
+        track_kinds=spec["track_kinds"],
+        env=env,
+        on_best=on_best,
+    )
+    if env.is_main:
+        spec["n_parameters"] = n_params
+        spec["trained"] = {
+            "steps": result.steps,
+            "best_step": result.best_step,
+            "metric": cfg["train"]["early_stopping"]["metric"],
+            "best_value": result.best_value,
+            "stopped_early": result.stopped_early,
+            "weights": "best" if best_path.is_file() else "last",
+        }
+        save_model(out, model, spec, weights=best_path if best_path.is_file() else None)
+        log.info(
+            "model saved to %s (%s weights, step %s)",
+            out,
+            spec["trained"]["weights"],
+            result.best_step if best_path.is_file() else result.steps,
+        )
+    env.barrier()
+    if env.enabled:
+        torch.distributed.destroy_process_group()
+    return result

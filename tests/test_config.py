@@ -1,0 +1,93 @@
+import pytest
+
+from genomics.config import ConfigError, config_digest, dump_config, load_config, schema
+
+
+def _walk(node, path=""):
+    """Every property schema in the config schema, with its dotted path."""
+    for key, spec in node.get("properties", {}).items():
+        yield f"{path}{key}", spec
+        yield from _walk(spec, f"{path}{key}.")
+
+
+def test_every_key_has_type_default_description():
+    s = schema()
+    specs = list(_walk(s)) + list(_walk(s["$defs"]["track"], "track."))
+    assert len(specs) > 20
+    for path, spec in specs:
+        assert "description" in spec, path
+        assert "type" in spec or "enum" in spec, path
+        if not path.startswith("track.") or path not in ("track.name", "track.path"):
+            assert "default" in spec, path
+
+
+def test_defaults_fill_everything():
+    cfg = load_config()
+    assert cfg["targets"]["bin_size"] == 128
+    assert cfg["windows"]["split"]["valid"]
+
+
+def test_yaml_roundtrip(tmp_path):
+    cfg = load_config(overrides=["windows.length=4096", "seed=3"])
+    path = tmp_path / "c.yaml"
+    path.write_text(dump_config(cfg))
+    again = load_config(path)
+    assert again == cfg
+    assert config_digest(again) == config_digest(cfg)
+
+
+def test_unknown_key_names_it(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("windows:\n  lenght: 5\n")
+    with pytest.raises(
+        ConfigError, match=r"c\.yaml: windows: unknown key\(s\) 'lenght'; allowed: .*length"
+    ):
+        load_config(path)
+
+
+def test_unknown_top_level_section():
+    with pytest.raises(ConfigError, match=r"\(top level\): unknown key\(s\) 'windowz'"):
+        load_config({"windowz": {}})
+
+
+def test_wrong_type():
+    with pytest.raises(ConfigError, match="windows.length: 'long' is not of type 'integer'"):
+        load_config(overrides=["windows.length=long"])
+
+
+def test_window_not_multiple_of_bin():
+    with pytest.raises(
+        ConfigError, match="windows.length 1000 is not a multiple of targets.bin_size 128"
+    ):
+        load_config(overrides=["windows.length=1000"])
+
+
+def test_crop_too_large():
+    with pytest.raises(ConfigError, match="crop_bins 4 leaves no bins"):
+        load_config(overrides=["windows.length=1024", "windows.crop_bins=4"])
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(overrides=["windows.length"])
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_not_a_mapping(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(path)
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert configs, "no configs shipped"
+    for path in configs:
+        load_config(path)

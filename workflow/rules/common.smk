@@ -1,0 +1,54 @@
+# Config validation and small helpers shared by the rules. Logic lives in the package.
+import sys
+from pathlib import Path
+
+from genomics.config import ConfigError, config_digest, dump_config, load_config
+
+try:
+    CFG = load_config(config)
+except ConfigError as e:
+    sys.exit(f"config error: {e}")
+
+# With --use-conda every rule runs in this environment (relative to workflow/rules/);
+# its post-deploy script installs the package into it.
+CONDA_ENV = "../envs/genomics.yaml"
+
+# The validated config, defaults filled in, that every `genomics` call reads: the CLI and
+# the workflow see the same values, --config overrides included. Rewritten only on change.
+RESOLVED = "results/config.yaml"
+
+
+def write_resolved_config(path=RESOLVED):
+    text = dump_config(CFG)
+    p = Path(path)
+    if not p.is_file() or p.read_text() != text:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+write_resolved_config()
+
+
+def digest(*sections):
+    """Hash of the config sections a rule depends on (a change reruns the rule)."""
+    return config_digest({s: CFG[s] for s in sections})
+
+
+# The trained model's folder name: results/model/<model.name>/
+MODEL = CFG["model"]["name"]
+
+
+def train_launcher():
+    """`genomics`, or torchrun starting one DDP process per GPU (train.processes)."""
+    n = CFG["train"]["processes"]
+    if n == 1:
+        return "genomics"
+    return f"torchrun --standalone --nproc-per-node {n} -m genomics"
+
+
+def track_inputs():
+    """The tracks table, or the track files listed in the config."""
+    tracks = CFG["targets"]["tracks"]
+    if isinstance(tracks, str):
+        return [tracks]
+    return [t["path"] for t in tracks]

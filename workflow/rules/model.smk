@@ -1,0 +1,46 @@
+# Model stages: train (torchrun when train.processes > 1) -> evaluate on the test split.
+
+
+rule train:
+    input:
+        genome="results/genome/manifest.json",
+        targets="results/targets/manifest.json",
+        windows="results/windows/manifest.json",
+    output:
+        weights=f"results/model/{MODEL}/weights.safetensors",
+        spec=f"results/model/{MODEL}/model.json",
+    params:
+        config=RESOLVED,
+        digest=digest("seed", "model", "train", "augment", "windows", "targets"),
+        launcher=train_launcher(),
+    resources:
+        gpus=CFG["train"]["processes"] if CFG["train"]["device"] == "cuda" else 0,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/train.log",
+    benchmark:
+        "logs/train.benchmark.tsv"
+    shell:
+        "{params.launcher} train --config {params.config} --genome results/genome"
+        " --targets results/targets --windows results/windows --out $(dirname {output.weights}) > {log} 2>&1"
+
+
+rule evaluate:
+    input:
+        weights=f"results/model/{MODEL}/weights.safetensors",
+        targets="results/targets/manifest.json",
+        windows="results/windows/manifest.json",
+    output:
+        tsv=f"results/eval/{MODEL}/metrics.tsv",
+        json=f"results/eval/{MODEL}/metrics.json",
+    params:
+        config=RESOLVED,
+    conda:
+        CONDA_ENV
+    log:
+        "logs/evaluate.log",
+    shell:
+        "genomics evaluate --config {params.config} --model $(dirname {input.weights})"
+        " --genome results/genome --targets results/targets --windows results/windows"
+        " --out $(dirname {output.tsv}) > {log} 2>&1"
