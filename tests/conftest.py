@@ -25,3 +25,58 @@ def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
             for i in range(0, len(seq), width):
                 fh.write(seq[i : i + width] + "\n")
     return path
+
+
+TINY_CONFIG = {
+    "seed": 0,
+    "simulate": {"n_chroms": 3, "chrom_length": 240_000, "n_variants": 100},
+    "windows": {"length": 8192, "stride": 4096, "split": {"valid": ["chr2"], "test": ["chr3"]}},
+    "model": {
+        "name": "convformer",
+        "convformer": {"dim": 16, "depth": 1, "heads": 2, "pool": "max"},
+    },
+    "train": {
+        "device": "cpu",
+        "batch_size": 2,
+        "max_steps": 16,
+        "warmup_steps": 2,
+        "eval_every": 4,
+        "eval_batches": 2,
+        "checkpoint_every": 4,
+        "log_every": 2,
+        "num_workers": 0,
+        "progress": False,
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory):
+    """A tiny synthetic genome run through simulate -> genome -> targets -> windows.
+
+    Returns (folder, config dict); stores under folder/results/{genome,targets,windows}.
+    """
+    from genomics.config import load_config
+    from genomics.data.genome import GenomeStore, build_genome_store
+    from genomics.data.targets import build_target_store
+    from genomics.data.windows import build_windows
+    from genomics.simulate import simulate
+
+    root = tmp_path_factory.mktemp("workspace")
+    res = root / "results"
+    cfg = load_config(TINY_CONFIG)
+    simulate(res / "sim", seed=cfg["seed"], **cfg["simulate"])
+    build_genome_store(res / "sim" / "genome.fa", res / "genome")
+    genome = GenomeStore(res / "genome")
+    build_target_store(genome, str(res / "sim" / "tracks.tsv"), res / "targets", bin_size=128)
+    w = cfg["windows"]
+    build_windows(
+        genome,
+        res / "windows",
+        length=w["length"],
+        stride=w["stride"],
+        bin_size=128,
+        valid=w["split"]["valid"],
+        test=w["split"]["test"],
+    )
+    return root, cfg

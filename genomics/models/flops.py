@@ -6,6 +6,7 @@ real input length, without the recomputation that activation checkpointing adds.
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import torch
@@ -72,13 +73,11 @@ def count_flops(model: nn.Module, seq_len: int, *, batch: int = 1, backward: boo
         model.output_bins(seq_len)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    was_training = model.training
-    model.eval()
+    # Count on a copy: torch's functional_call can leave meta tensors behind in a model
+    # that registers one submodule under two names (enformer-pytorch does).
+    model = copy.deepcopy(model).eval()
     try:
-        try:
-            return _count(model, seq_len, batch, backward, "meta")
-        except (NotImplementedError, RuntimeError) as e:
-            log.warning("FLOP count on the meta device failed (%s); counting on CPU instead", e)
-            return _count(model, seq_len, batch, backward, "cpu")
-    finally:
-        model.train(was_training)
+        return _count(model, seq_len, batch, backward, "meta")
+    except (NotImplementedError, RuntimeError) as e:
+        log.warning("FLOP count on the meta device failed (%s); counting on CPU instead", e)
+        return _count(model, seq_len, batch, backward, "cpu")

@@ -419,7 +419,11 @@ def make_grammar(seed: int, **params: Any) -> Grammar:
                 name=f"expr_e{k}",
                 kind="expr",
                 motifs=(promoter, e),
-                amplitude=depth * float(rng.uniform(1.5, 2.5)),
+                # a third of the local tracks' height: with twice their width and several
+                # enhancers summed, expr peaks then carry about the same reads per peak as
+                # the local tracks, so no track's loss drowns the others' (as a real
+                # pipeline's per-track scaling would arrange)
+                amplitude=depth * float(rng.uniform(1.5, 2.5)) / 3,
                 sd=EXPR_SD_FACTOR * sd,
                 background=depth * bg,
                 distance=(lo, hi),

@@ -1,0 +1,355 @@
+"""Training: schedule, loss, resume-after-SIGKILL, DDP with 2 CPU processes, bad input."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from genomics.cli import main
+from genomics.config import dump_config
+from genomics.train.losses import track_loss
+from genomics.train.schedule import warmup_cosine
+
+
+def test_warmup_cosine_hand_values():
+    f = lambda s: warmup_cosine(s, warmup=4, total=12, final_fraction=0.1)  # noqa: E731
+    assert [f(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert f(8) == pytest.approx(0.1 + 0.9 * 0.5)  # half way through the decay
+    assert f(12) == pytest.approx(0.1) and f(50) == pytest.approx(0.1)
+
+
+def test_track_loss_hand_values():
+    pred = torch.tensor([[[2.0, 0.0]]])  # (b=1, l=1, t=2): a rate and a logit
+    target = torch.tensor([[[3.0, 1.0]]])
+    coverage = torch.tensor([True, False])
+    poisson = 2.0 - 3.0 * math.log(2.0 + 1e-6)
+    bce = math.log(2.0)  # -log(sigmoid(0))
+    assert float(track_loss(pred, target, coverage)) == pytest.approx((poisson + bce) / 2, rel=1e-6)
+
+
+def _write_config(root: Path, cfg: dict, name: str = "cfg.yaml") -> Path:
+    path = root / name
+    path.write_text(dump_config(cfg))
+    return path
+
+
+def _run(
+    root: Path, *args: str, env_extra: dict | None = None, launcher=None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    cmd = (launcher or [sys.executable, "-m", "genomics"]) + list(args)
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "weights.safetensors"))
+
+
+# Kill the training process with SIGKILL inside optimizer step N (between checkpoints).
+_KILLER = """
+import os, signal, sys, torch
+from genomics.cli import main
+_step, _n = torch.optim.AdamW.step, [0]
+def step(self, *a, **k):
+    _n[0] += 1
+    if _n[0] == int(os.environ["KILL_AT_STEP"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _step(self, *a, **k)
+torch.optim.AdamW.step = step
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [0, 1])
+def test_resume_after_sigkill_gives_identical_weights(workspace, tmp_path, workers):
+    root, cfg = workspace
+    cfg = copy.deepcopy(cfg)
+    cfg["train"]["num_workers"] = workers
+    cfg["model"]["convformer"]["dropout"] = 0.2  # dropout RNG must resume too
+    config = _write_config(tmp_path, cfg)
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    args = ["train", "--config", str(config)]
+
+    r = _run(root, *args, "--out", str(full))
+    assert r.returncode == 0, r.stderr
+
+    killer = tmp_path / "killer.py"
+    killer.write_text(_KILLER)
+    r = _run(
+        root,
+        *args,
+        "--out",
+        str(killed),
+        env_extra={"KILL_AT_STEP": "11"},
+        launcher=[sys.executable, str(killer)],
+    )
+    assert r.returncode == -9, r.stderr  # SIGKILL
+    assert not (killed / "weights.safetensors").exists()
+    assert sorted(p.name for p in (killed / "checkpoints").glob("*.pt"))[-1] == "step-00000008.pt"
+
+    r = _run(root, *args, "--out", str(killed))
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stderr and "step 8" in r.stderr
+    a, b = _weights(full), _weights(killed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # the logs agree on every validation
+    valid = lambda p: [r for r in (p / "metrics.tsv").read_text().splitlines() if "\tvalid\t" in r]  # noqa: E731
+    assert valid(full) == valid(killed)
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_match_gradient_accumulation(workspace, tmp_path):
+    root, cfg = workspace
+    cfg = copy.deepcopy(cfg)
+    cfg["model"]["convformer"]["dropout"] = 0.0
+    cfg["train"].update(max_steps=6, batch_size=1, eval_every=3, checkpoint_every=3)
+    ddp_cfg = copy.deepcopy(cfg)
+    ddp_cfg["train"]["processes"] = 2
+    single_cfg = copy.deepcopy(cfg)
+    single_cfg["train"]["accumulate"] = 2
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "genomics",
+    ]
+    r = _run(
+        root,
+        "train",
+        "--config",
+        str(_write_config(tmp_path, ddp_cfg, "ddp.yaml")),
+        "--out",
+        str(tmp_path / "ddp"),
+        launcher=torchrun,
+    )
+    assert r.returncode == 0, r.stderr
+    ckpt = torch.load(tmp_path / "ddp" / "checkpoints" / "step-00000006.pt", weights_only=True)
+    assert ckpt["world_size"] == 2 and len(ckpt["rng"]) == 2
+    r = _run(
+        root,
+        "train",
+        "--config",
+        str(_write_config(tmp_path, single_cfg, "one.yaml")),
+        "--out",
+        str(tmp_path / "one"),
+    )
+    assert r.returncode == 0, r.stderr
+    # Compare the last step's weights (the exported ones are the best validation step's,
+    # and validation sees BatchNorm running statistics, which DDP takes from rank 0) by what
+    # they compute in training mode: conv biases just before a BatchNorm get no gradient
+    # but float noise, which Adam turns into arbitrary steps that BatchNorm then cancels.
+    last = "checkpoints/step-00000006.pt"
+    states = [
+        torch.load(tmp_path / run / last, weights_only=True)["model"] for run in ("ddp", "one")
+    ]
+    init = _model(single_cfg, root)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 8192)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        y0 = init(x)
+        ys = []
+        for state in states:
+            init.load_state_dict(state)
+            ys.append(init(x))
+    assert float((ys[0] - y0).abs().max()) > 1e-2  # training did something
+    torch.testing.assert_close(ys[0], ys[1], atol=1e-4, rtol=1e-3)
+
+    # a checkpoint made by 2 processes does not resume in 1
+    ddp_cfg["train"]["processes"] = 1
+    code, err = _main_in(
+        root,
+        [
+            "train",
+            "--config",
+            str(_write_config(tmp_path, ddp_cfg, "ddp1.yaml")),
+            "--out",
+            str(tmp_path / "ddp"),
+        ],
+    )
+    assert code == 2 and "made by 2 processes, this run has 1" in err
+
+
+def _model(cfg: dict, root: Path) -> torch.nn.Module:
+    """The configured model with its initial weights, in training mode."""
+    from genomics.data.targets import TargetStore
+    from genomics.models import build_model
+
+    targets = TargetStore(root / "results" / "targets")
+    torch.manual_seed(cfg["seed"])
+    model = build_model(
+        "convformer",
+        n_tracks=targets.n_tracks,
+        track_kinds=targets.track_kinds,
+        bin_size=128,
+        crop_bins=0,
+        **cfg["model"]["convformer"],
+    )
+    return model.train()
+
+
+def _main_in(root: Path, argv: list[str]) -> tuple[int, str]:
+    """Run the CLI in this process from ``root``; return (exit code, stderr)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        os.chdir(cwd)
+    return code, err.getvalue()
+
+
+@pytest.fixture
+def trained(workspace, tmp_path):
+    """A model trained for 4 steps into tmp_path/model, with its config file."""
+    root, cfg = workspace
+    cfg = copy.deepcopy(cfg)
+    cfg["train"].update(max_steps=4, eval_every=2, checkpoint_every=2)
+    config = _write_config(tmp_path, cfg)
+    code, err = _main_in(root, ["train", "--config", str(config), "--out", str(tmp_path / "model")])
+    assert code == 0, err
+    return root, cfg, config, tmp_path / "model"
+
+
+def test_model_folder_and_rerun_is_a_no_op(trained):
+    root, cfg, config, model = trained
+    spec = (model / "model.json").read_text()
+    assert '"track_names"' in spec and '"bin_size": 128' in spec
+    before = _weights(model)
+    code, err = _main_in(root, ["train", "--config", str(config), "--out", str(model)])
+    assert code == 0, err
+    after = _weights(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_checkpoint_from_another_config_is_refused(trained, tmp_path):
+    root, cfg, config, model = trained
+    cfg["model"]["convformer"]["dim"] = 32
+    other = _write_config(tmp_path, cfg, "other.yaml")
+    code, err = _main_in(root, ["train", "--config", str(other), "--out", str(model)])
+    assert code == 2
+    assert "was made with another config (model.convformer.dim: 16 != 32)" in err
+    assert err.count("\n") == 1  # one line, no traceback
+    assert (model / "weights.safetensors").is_file()  # nothing lost
+
+
+def test_corrupted_checkpoint_is_refused(trained):
+    root, cfg, config, model = trained
+    ckpt = sorted((model / "checkpoints").glob("*.pt"))[-1]
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    code, err = _main_in(root, ["train", "--config", str(config), "--out", str(model)])
+    assert code == 2
+    assert f"checkpoint {ckpt} is damaged" in err and "delete it" in err
+    assert len(list((model / "checkpoints").glob("*.pt"))) == 2  # nothing deleted for the user
+
+
+def test_missing_split_is_refused(workspace, tmp_path):
+    root, cfg = workspace
+    windows = tmp_path / "windows"
+    shutil.copytree(root / "results" / "windows", windows)
+    (windows / "valid.bed").unlink()
+    config = _write_config(tmp_path, cfg)
+    code, err = _main_in(
+        root,
+        ["train", "--config", str(config), "--windows", str(windows), "--out", str(tmp_path / "m")],
+    )
+    assert code == 2 and "valid.bed: missing or changed" in err and "genomics windows" in err
+
+
+def test_window_that_the_model_cannot_pool_is_refused(workspace, tmp_path):
+    root, cfg = workspace
+    config = _write_config(tmp_path, cfg)
+    code, err = _main_in(
+        root,
+        [
+            "train",
+            "--config",
+            str(config),
+            "--set",
+            "targets.bin_size=96",
+            "--set",
+            "windows.length=9216",
+        ],
+    )
+    assert code == 2 and "targets.bin_size 96 is not a power of two" in err
+    code, err = _main_in(root, ["train", "--config", str(config), "--set", "windows.length=8000"])
+    assert code == 2 and "windows.length 8000 is not a multiple of targets.bin_size 128" in err
+    code, err = _main_in(
+        root,
+        [
+            "train",
+            "--config",
+            str(config),
+            "--set",
+            "windows.length=16384",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert code == 2 and "holds 8192-bp windows but windows.length is 16384" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_cuda_without_gpu_fails_at_once(workspace, tmp_path):
+    root, cfg = workspace
+    config = _write_config(tmp_path, cfg)
+    code, err = _main_in(
+        root,
+        [
+            "train",
+            "--config",
+            str(config),
+            "--set",
+            "train.device=cuda",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert code == 2 and "train.device is 'cuda' but no CUDA device is visible" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
+    root, cfg, config, model = trained
+    out = tmp_path / "eval"
+    code, err = _main_in(
+        root, ["evaluate", "--config", str(config), "--model", str(model), "--out", str(out)]
+    )
+    assert code == 0, err
+    rows = (out / "metrics.tsv").read_text().splitlines()
+    assert len(rows) == 1 + 8 and rows[0].startswith("track\tkind")
+    assert (out / "metric_bars.png").stat().st_size > 1000
+    assert (out / "tracks-0.png").is_file()
+
+
+def test_evaluate_refuses_other_targets(trained, tmp_path):
+    root, cfg, config, model = trained
+    import json
+
+    spec = json.loads((model / "model.json").read_text())
+    spec["targets_digest"] = "0" * 16
+    (model / "model.json").write_text(json.dumps(spec))
+    code, err = _main_in(
+        root,
+        ["evaluate", "--config", str(config), "--model", str(model), "--out", str(tmp_path / "e")],
+    )
+    assert code == 2 and "trained on another target store" in err
