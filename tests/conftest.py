@@ -80,3 +80,22 @@ def workspace(tmp_path_factory):
         test=w["split"]["test"],
     )
     return root, cfg
+
+
+def run_cli(root: Path, argv: list[str]) -> tuple[int, str]:
+    """Run the ``genomics`` CLI in this process from folder ``root``; return (exit code, stderr)."""
+    import contextlib
+    import io
+    import os
+
+    from genomics.cli import main
+
+    err = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        os.chdir(cwd)
+    return code, err.getvalue()

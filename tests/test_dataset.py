@@ -4,12 +4,13 @@ import numpy as np
 import pyBigWig
 import pytest
 import torch
-from conftest import write_fasta
 
 from genomics.data.dataset import WindowDataset, WindowSampler, make_loader
 from genomics.data.encoding import decode, one_hot, one_hot_torch, reverse_complement_codes
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.data.targets import TargetStore, build_target_store
+
+from conftest import write_fasta
 
 BIN = 32
 LENGTH = 512

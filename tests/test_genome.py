@@ -3,12 +3,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_fasta
 
 from genomics.data import genome as genome_mod
 from genomics.data.encoding import decode, encode
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.io import StoreError
+
+from conftest import write_fasta
 
 RECORDS = {"chr1": "ACGTacgtNNRYACGT" * 10, "chr2": "GGGGCCCCAAAATTTT", "chrM": "ACGTTGCA"}
 

@@ -10,7 +10,6 @@ import pickle
 import numpy as np
 import pyBigWig
 import pytest
-from conftest import write_fasta
 
 from genomics.data.binning import (
     bigwig_bins,
@@ -24,6 +23,8 @@ from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.data.targets import TargetStore, build_target_store
 from genomics.data.tracks import load_tracks, sniff_kind
 from genomics.io import StoreError
+
+from conftest import write_fasta
 
 CEBPB = "encode-chip-test-hg38"
 CEBPB_FC = (
@@ -221,7 +222,7 @@ def test_peaks_fraction_and_binary_overlapping_and_touching(tmp_path):
 
 
 def test_peaks_unsorted_input_merges():
-    from genomics.data.binning import _merge
+    from genomics.data.binning import merge_intervals as _merge
 
     s, e = _merge(np.array([50, 10, 12, 0]), np.array([60, 20, 30, 5]))
     assert s.tolist() == [0, 10, 50] and e.tolist() == [5, 30, 60]

@@ -14,10 +14,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genomics.cli import main
 from genomics.config import dump_config
 from genomics.train.losses import track_loss
 from genomics.train.schedule import warmup_cosine
+
+from conftest import run_cli
 
 
 def test_warmup_cosine_hand_values():
@@ -57,7 +58,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 # Kill the training process with SIGKILL inside optimizer step N (between checkpoints).
 _KILLER = """
 import os, signal, sys, torch
-from genomics.cli import main
+from conftest import run_cli
 _step, _n = torch.optim.AdamW.step, [0]
 def step(self, *a, **k):
     _n[0] += 1
@@ -171,7 +172,7 @@ def test_ddp_two_cpu_processes_match_gradient_accumulation(workspace, tmp_path):
 
     # a checkpoint made by 2 processes does not resume in 1
     ddp_cfg["train"]["processes"] = 1
-    code, err = _main_in(
+    code, err = run_cli(
         root,
         [
             "train",
@@ -202,22 +203,6 @@ def _model(cfg: dict, root: Path) -> torch.nn.Module:
     return model.train()
 
 
-def _main_in(root: Path, argv: list[str]) -> tuple[int, str]:
-    """Run the CLI in this process from ``root``; return (exit code, stderr)."""
-    import contextlib
-    import io
-
-    err = io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        with contextlib.redirect_stderr(err):
-            code = main(argv)
-    finally:
-        os.chdir(cwd)
-    return code, err.getvalue()
-
-
 @pytest.fixture
 def trained(workspace, tmp_path):
     """A model trained for 4 steps into tmp_path/model, with its config file."""
@@ -225,7 +210,7 @@ def trained(workspace, tmp_path):
     cfg = copy.deepcopy(cfg)
     cfg["train"].update(max_steps=4, eval_every=2, checkpoint_every=2)
     config = _write_config(tmp_path, cfg)
-    code, err = _main_in(root, ["train", "--config", str(config), "--out", str(tmp_path / "model")])
+    code, err = run_cli(root, ["train", "--config", str(config), "--out", str(tmp_path / "model")])
     assert code == 0, err
     return root, cfg, config, tmp_path / "model"
 
@@ -235,7 +220,7 @@ def test_model_folder_and_rerun_is_a_no_op(trained):
     spec = (model / "model.json").read_text()
     assert '"track_names"' in spec and '"bin_size": 128' in spec
     before = _weights(model)
-    code, err = _main_in(root, ["train", "--config", str(config), "--out", str(model)])
+    code, err = run_cli(root, ["train", "--config", str(config), "--out", str(model)])
     assert code == 0, err
     after = _weights(model)
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -245,7 +230,7 @@ def test_checkpoint_from_another_config_is_refused(trained, tmp_path):
     root, cfg, config, model = trained
     cfg["model"]["convformer"]["dim"] = 32
     other = _write_config(tmp_path, cfg, "other.yaml")
-    code, err = _main_in(root, ["train", "--config", str(other), "--out", str(model)])
+    code, err = run_cli(root, ["train", "--config", str(other), "--out", str(model)])
     assert code == 2
     assert "was made with another config (model.convformer.dim: 16 != 32)" in err
     assert err.count("\n") == 1  # one line, no traceback
@@ -256,7 +241,7 @@ def test_corrupted_checkpoint_is_refused(trained):
     root, cfg, config, model = trained
     ckpt = sorted((model / "checkpoints").glob("*.pt"))[-1]
     ckpt.write_bytes(ckpt.read_bytes()[:1000])
-    code, err = _main_in(root, ["train", "--config", str(config), "--out", str(model)])
+    code, err = run_cli(root, ["train", "--config", str(config), "--out", str(model)])
     assert code == 2
     assert f"checkpoint {ckpt} is damaged" in err and "delete it" in err
     assert len(list((model / "checkpoints").glob("*.pt"))) == 2  # nothing deleted for the user
@@ -268,7 +253,7 @@ def test_missing_split_is_refused(workspace, tmp_path):
     shutil.copytree(root / "results" / "windows", windows)
     (windows / "valid.bed").unlink()
     config = _write_config(tmp_path, cfg)
-    code, err = _main_in(
+    code, err = run_cli(
         root,
         ["train", "--config", str(config), "--windows", str(windows), "--out", str(tmp_path / "m")],
     )
@@ -278,7 +263,7 @@ def test_missing_split_is_refused(workspace, tmp_path):
 def test_window_that_the_model_cannot_pool_is_refused(workspace, tmp_path):
     root, cfg = workspace
     config = _write_config(tmp_path, cfg)
-    code, err = _main_in(
+    code, err = run_cli(
         root,
         [
             "train",
@@ -291,9 +276,9 @@ def test_window_that_the_model_cannot_pool_is_refused(workspace, tmp_path):
         ],
     )
     assert code == 2 and "targets.bin_size 96 is not a power of two" in err
-    code, err = _main_in(root, ["train", "--config", str(config), "--set", "windows.length=8000"])
+    code, err = run_cli(root, ["train", "--config", str(config), "--set", "windows.length=8000"])
     assert code == 2 and "windows.length 8000 is not a multiple of targets.bin_size 128" in err
-    code, err = _main_in(
+    code, err = run_cli(
         root,
         [
             "train",
@@ -312,7 +297,7 @@ def test_window_that_the_model_cannot_pool_is_refused(workspace, tmp_path):
 def test_cuda_without_gpu_fails_at_once(workspace, tmp_path):
     root, cfg = workspace
     config = _write_config(tmp_path, cfg)
-    code, err = _main_in(
+    code, err = run_cli(
         root,
         [
             "train",
@@ -331,7 +316,7 @@ def test_cuda_without_gpu_fails_at_once(workspace, tmp_path):
 def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     root, cfg, config, model = trained
     out = tmp_path / "eval"
-    code, err = _main_in(
+    code, err = run_cli(
         root, ["evaluate", "--config", str(config), "--model", str(model), "--out", str(out)]
     )
     assert code == 0, err
@@ -348,7 +333,7 @@ def test_evaluate_refuses_other_targets(trained, tmp_path):
     spec = json.loads((model / "model.json").read_text())
     spec["targets_digest"] = "0" * 16
     (model / "model.json").write_text(json.dumps(spec))
-    code, err = _main_in(
+    code, err = run_cli(
         root,
         ["evaluate", "--config", str(config), "--model", str(model), "--out", str(tmp_path / "e")],
     )

@@ -1,5 +1,4 @@
 import pytest
-from conftest import write_fasta
 
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.data.windows import (
@@ -11,6 +10,8 @@ from genomics.data.windows import (
     tile_windows,
 )
 from genomics.io import StoreError
+
+from conftest import write_fasta
 
 
 @pytest.fixture

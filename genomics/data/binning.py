@@ -24,6 +24,7 @@ __all__ = [
     "integrate",
     "iter_bigwig_bins",
     "iter_peak_bins",
+    "merge_intervals",
     "peak_bins",
     "read_peaks",
     "transform",
@@ -159,7 +160,7 @@ def _open_text(path: Path):
     return gzip.open(path, "rt") if gz else open(path)
 
 
-def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Union of intervals, sorted; overlapping and touching intervals become one."""
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
@@ -221,7 +222,7 @@ def read_peaks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         except (OSError, EOFError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not a readable BED/narrowPeak text file ({e})") from None
     return {
-        chrom: _merge(np.array(s, dtype=np.int64), np.array(e, dtype=np.int64))
+        chrom: merge_intervals(np.array(s, dtype=np.int64), np.array(e, dtype=np.int64))
         for chrom, (s, e) in raw.items()
     }
 

@@ -14,7 +14,6 @@ Layout of a windows folder::
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genomics.data.binning import merge_intervals, read_peaks
 from genomics.data.chroms import ChromAliases
 from genomics.data.encoding import N_CODE
 from genomics.data.genome import GenomeStore
@@ -97,53 +97,36 @@ def tile_windows(sizes: dict[str, int], length: int, stride: int) -> list[tuple[
     return windows
 
 
-def read_bed_intervals(path: str | Path, aliases: ChromAliases) -> dict[str, np.ndarray]:
+def read_bed_intervals(
+    path: str | Path, aliases: ChromAliases
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a BED (gz or not) into merged, sorted intervals per reference chromosome.
 
     Returns
     -------
-    dict chrom -> np.ndarray, shape (n, 2), int64 (start, end); chromosomes not in
+    dict chrom -> (starts, ends), each np.ndarray, shape (n,), int64; chromosomes not in
     ``aliases`` are left out.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"BED file {path} does not exist")
-    opener = gzip.open if path.suffix == ".gz" else open
-    per_chrom: dict[str, list[tuple[int, int]]] = {}
-    with opener(path, "rt") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            try:
-                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
-            except (IndexError, ValueError):
-                raise ValueError(
-                    f"{path} line {lineno}: expected 'chrom<TAB>start<TAB>end', got {line.strip()[:60]!r}"
-                ) from None
-            if end < start or start < 0:
-                raise ValueError(f"{path} line {lineno}: bad interval {start}-{end}")
-            name = aliases.resolve(chrom)
-            if name is not None:
-                per_chrom.setdefault(name, []).append((start, end))
-    return {c: _merge(np.array(iv, dtype=np.int64)) for c, iv in per_chrom.items()}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for chrom, (starts, ends) in read_peaks(path).items():
+        name = aliases.resolve(chrom)
+        if name is None:
+            continue
+        if name in out:  # two spellings of one chromosome (chr1 and 1)
+            starts, ends = merge_intervals(np.r_[out[name][0], starts], np.r_[out[name][1], ends])
+        out[name] = (starts, ends)
+    return out
 
 
-def _merge(iv: np.ndarray) -> np.ndarray:
-    """Merge overlapping or touching intervals, shape (n, 2) -> (m, 2), sorted."""
-    iv = iv[np.argsort(iv[:, 0], kind="stable")]
-    ends = np.maximum.accumulate(iv[:, 1])
-    new = np.ones(len(iv), dtype=bool)
-    new[1:] = iv[1:, 0] > ends[:-1]
-    starts = np.flatnonzero(new)
-    return np.stack([iv[starts, 0], np.maximum.reduceat(ends, starts)], axis=1)
-
-
-def _overlaps(intervals: np.ndarray | None, start: int, end: int) -> bool:
-    if intervals is None or not len(intervals):
+def _overlaps(intervals: tuple[np.ndarray, np.ndarray] | None, start: int, end: int) -> bool:
+    if intervals is None:
         return False
-    i = np.searchsorted(intervals[:, 1], start, side="right")  # first interval ending after start
-    return bool(i < len(intervals) and intervals[i, 0] < end)
+    starts, ends = intervals
+    i = np.searchsorted(ends, start, side="right")  # first interval ending after start
+    return bool(i < len(starts) and starts[i] < end)
 
 
 def _resolve_regions(texts: Iterable[str], genome: GenomeStore, key: str) -> list[Region]:

@@ -1,0 +1,80 @@
+"""The Snakemake workflow end to end on the tiny config, and its rerun behaviour."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--configfile",
+        "configs/test.yaml",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the workflow files in a fresh folder, run once to the end."""
+    work = tmp_path_factory.mktemp("project")
+    for name in ("Snakefile", "workflow", "configs"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    r = _snakemake(work)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return work
+
+
+@pytest.mark.slow
+def test_workflow_runs_to_the_end(project):
+    res = project / "results"
+    for path in [
+        "sim/genome.fa",
+        "sim/variants.vcf",
+        "sim/effects.tsv",
+        "genome/manifest.json",
+        "targets/manifest.json",
+        "windows/train.bed",
+        "model/convformer/weights.safetensors",
+        "model/convformer/model.json",
+        "eval/convformer/metrics.tsv",
+        "eval/convformer/metric_bars.png",
+    ]:
+        assert (res / path).is_file(), path
+    metrics = json.loads((res / "eval/convformer/metrics.json").read_text())
+    assert metrics["summary"]["n_tracks"] == 8
+    assert (project / "logs" / "train.log").read_text().count("error") == 0
+
+
+@pytest.mark.slow
+def test_rerun_does_only_what_changed(project):
+    r = _snakemake(project, "-n")
+    assert "Nothing to be done" in r.stdout + r.stderr
+    (project / "more-steps.yaml").write_text("train:\n  max_steps: 9\n")
+    r = _snakemake(project, "-n", "--configfile", "configs/test.yaml", "more-steps.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    planned = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))  # the job stats table
+    assert planned == {"train": "1", "evaluate": "1", "all": "1", "total": "3"}, out
+
+
+@pytest.mark.slow
+def test_bad_config_stops_the_workflow_with_one_clear_line(project):
+    r = _snakemake(project, "-n", "--config", "windows={lenght: 5}")
+    assert r.returncode != 0
+    assert "config error: config: windows: unknown key(s) 'lenght'" in r.stderr
