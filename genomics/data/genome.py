@@ -26,12 +26,12 @@ from tqdm.auto import tqdm
 
 from genomics.data.chroms import ChromAliases
 from genomics.data.encoding import N_CODE, encode, invalid_positions, one_hot
+from genomics.data.store import ChromStore
 from genomics.io import (
     atomic_path,
     atomic_write_text,
     fingerprint,
     invalidate_store,
-    read_manifest,
     write_manifest,
 )
 
@@ -184,7 +184,7 @@ def build_genome_store(
     return manifest
 
 
-class GenomeStore:
+class GenomeStore(ChromStore):
     """Read access to a genome store; arrays are memory-mapped and opened on first use.
 
     Safe to hand to DataLoader workers: each process opens its own memory maps.
@@ -194,42 +194,15 @@ class GenomeStore:
     path : the store folder written by :func:`build_genome_store`.
     """
 
+    KIND, FORMAT_VERSION, COMMAND = KIND, FORMAT_VERSION, COMMAND
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.manifest = read_manifest(
-            self.path, kind=KIND, format_version=FORMAT_VERSION, command=COMMAND
-        )
+        super().__init__(path)
         self.sizes: dict[str, int] = dict(self.manifest["chroms"])
-        self.aliases = ChromAliases(self.sizes)
-        self._maps: dict[str, np.ndarray] = {}
-
-    @property
-    def digest(self) -> str:
-        """Identifies this exact store (downstream manifests record it)."""
-        return self.manifest["digest"]
-
-    @property
-    def chroms(self) -> list[str]:
-        return list(self.sizes)
-
-    def resolve(self, chrom: str) -> str:
-        """The store's name for ``chrom`` or an alias of it; ValueError if absent."""
-        name = self.aliases.resolve(chrom)
-        if name is None:
-            raise ValueError(
-                f"chromosome {chrom!r} is not in the genome store {self.path} "
-                f"(it has {', '.join(self.chroms[:8])}{' ...' if len(self.sizes) > 8 else ''})"
-            )
-        return name
 
     def codes(self, chrom: str) -> np.ndarray:
         """The whole chromosome as a read-only memory map, shape (length,), uint8."""
-        name = self.resolve(chrom)
-        arr = self._maps.get(name)
-        if arr is None:
-            arr = np.load(self.path / f"{name}.npy", mmap_mode="r")
-            self._maps[name] = arr
-        return arr
+        return self.array(chrom)
 
     def fetch(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Codes of ``[start, end)``; positions past either end of the chromosome are N.
@@ -238,20 +211,8 @@ class GenomeStore:
         -------
         np.ndarray, shape (end - start,), uint8 (a new array, safe to modify).
         """
-        if end < start:
-            raise ValueError(f"fetch {chrom}:{start}-{end}: end is before start")
-        arr = self.codes(chrom)
-        out = np.full(end - start, N_CODE, dtype=np.uint8)
-        lo, hi = max(start, 0), min(end, arr.shape[0])
-        if hi > lo:
-            out[lo - start : hi - start] = arr[lo:hi]
-        return out
+        return self._slice(chrom, start, end, fill=N_CODE, dtype=np.uint8)
 
     def one_hot(self, chrom: str, start: int, end: int) -> np.ndarray:
         """One-hot of ``[start, end)``, shape (4, end - start), float32, N padding as zeros."""
         return one_hot(self.fetch(chrom, start, end))
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_maps"] = {}
-        return state

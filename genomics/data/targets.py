@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from genomics.data.binning import iter_bigwig_bins, iter_peak_bins, read_peaks, transform
 from genomics.data.chroms import ChromAliases
 from genomics.data.genome import GenomeStore
+from genomics.data.store import ChromStore, few
 from genomics.data.tracks import load_tracks
 from genomics.io import (
     StoreError,
@@ -34,7 +35,6 @@ from genomics.io import (
     atomic_write_text,
     fingerprint,
     invalidate_store,
-    read_manifest,
     write_manifest,
 )
 
@@ -63,11 +63,6 @@ TABLE_COLUMNS = (
     "nonzero_fraction",
     "max",
 )
-
-
-def _few(names: Sequence[str], n: int = 5) -> str:
-    names = list(names)
-    return ", ".join(names[:n]) + (f" ... ({len(names)} in all)" if len(names) > n else "")
 
 
 def _open_source(track: Mapping[str, Any]):
@@ -145,7 +140,7 @@ def _fill_track(
         if not mine:
             raise ValueError(
                 f"track {track['name']!r}: {track['path']} shares no chromosome name with the "
-                f"genome store (the track has {_few(names)}; the genome has {_few(list(files))}); "
+                f"genome store (the track has {few(names)}; the genome has {few(list(files))}); "
                 "is it for another assembly?"
             )
         total, nonzero, n_bins, peak = 0.0, 0, 0, -np.inf
@@ -258,13 +253,13 @@ def build_target_store(
                 track["name"],
                 track["path"],
                 len(st["missing"]),
-                _few(st["missing"], 10),
+                few(st["missing"], 10),
             )
         if st["extra"]:
             log.debug(
                 "track %r: chromosome(s) not in the genome store, ignored: %s",
                 track["name"],
-                _few(st["extra"], 10),
+                few(st["extra"], 10),
             )
         rows.append(
             {
@@ -304,7 +299,7 @@ def build_target_store(
     return manifest
 
 
-class TargetStore:
+class TargetStore(ChromStore):
     """Read access to a target store; arrays are memory-mapped and opened on first use.
 
     Safe to hand to DataLoader workers: each process opens its own memory maps.
@@ -314,20 +309,12 @@ class TargetStore:
     path : the store folder written by :func:`build_target_store`.
     """
 
+    KIND, FORMAT_VERSION, COMMAND, LABEL = KIND, FORMAT_VERSION, COMMAND, "target"
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.manifest = read_manifest(
-            self.path, kind=KIND, format_version=FORMAT_VERSION, command=COMMAND
-        )
+        super().__init__(path)
         self.n_bins: dict[str, int] = dict(self.manifest["chroms"])
         self.tracks: list[dict] = [dict(t) for t in self.manifest["tracks"]]
-        self.aliases = ChromAliases(self.n_bins)
-        self._maps: dict[str, np.ndarray] = {}
-
-    @property
-    def digest(self) -> str:
-        """Identifies this exact store (downstream manifests record it)."""
-        return self.manifest["digest"]
 
     @property
     def names(self) -> list[str]:
@@ -355,10 +342,6 @@ class TargetStore:
         """Digest of the genome store the targets were binned for."""
         return self.manifest["inputs"]["genome"]["digest"]
 
-    @property
-    def chroms(self) -> list[str]:
-        return list(self.n_bins)
-
     def check_genome(self, genome: GenomeStore) -> None:
         """Raise :class:`StoreError` (a ValueError) unless built from this ``genome`` store."""
         if genome.digest != self.genome_digest:
@@ -369,24 +352,9 @@ class TargetStore:
                 f"{genome.digest}); rerun `{COMMAND}` with this genome store"
             )
 
-    def resolve(self, chrom: str) -> str:
-        """The store's name for ``chrom`` or an alias of it; ValueError if absent."""
-        name = self.aliases.resolve(chrom)
-        if name is None:
-            raise ValueError(
-                f"chromosome {chrom!r} is not in the target store {self.path} "
-                f"(it has {_few(self.chroms, 8)})"
-            )
-        return name
-
     def bins(self, chrom: str) -> np.ndarray:
         """The whole chromosome as a read-only memory map, shape (n_bins, t), store dtype."""
-        name = self.resolve(chrom)
-        arr = self._maps.get(name)
-        if arr is None:
-            arr = np.load(self.path / f"{name}.npy", mmap_mode="r")
-            self._maps[name] = arr
-        return arr
+        return self.array(chrom)
 
     def fetch(self, chrom: str, start_bin: int, end_bin: int) -> np.ndarray:
         """Bins ``[start_bin, end_bin)``; bins past either end of the chromosome are 0.
@@ -395,16 +363,4 @@ class TargetStore:
         -------
         np.ndarray, shape (end_bin - start_bin, t), float32 (a new array, safe to modify).
         """
-        if end_bin < start_bin:
-            raise ValueError(f"fetch {chrom} bins {start_bin}-{end_bin}: end is before start")
-        arr = self.bins(chrom)
-        out = np.zeros((end_bin - start_bin, self.n_tracks), dtype=np.float32)
-        lo, hi = max(start_bin, 0), min(end_bin, arr.shape[0])
-        if hi > lo:
-            out[lo - start_bin : hi - start_bin] = arr[lo:hi]
-        return out
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_maps"] = {}
-        return state
+        return self._slice(chrom, start_bin, end_bin, fill=0.0, dtype=np.float32)

@@ -17,7 +17,7 @@ from torch import nn
 
 from genomics.io import atomic_path, atomic_write_text
 
-__all__ = ["load_model", "save_model", "save_weights"]
+__all__ = ["build_from_spec", "load_model", "save_model", "save_weights"]
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -54,6 +54,20 @@ def save_model(
     )
 
 
+def build_from_spec(spec: dict) -> nn.Module:
+    """A freshly initialised network as ``model.json``'s ``spec`` describes it."""
+    from genomics.models import build_model
+
+    return build_model(
+        spec["name"],
+        n_tracks=spec["n_tracks"],
+        track_kinds=spec["track_kinds"],
+        bin_size=spec["bin_size"],
+        crop_bins=spec["crop_bins"],
+        **spec["hparams"],
+    )
+
+
 def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a saved model in eval mode on ``device``.
 
@@ -61,8 +75,6 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> tup
     -------
     (model, spec)
     """
-    from genomics.models import build_model
-
     folder = Path(folder)
     spec_path, weights_path = folder / SPEC, folder / WEIGHTS
     for p in (spec_path, weights_path):
@@ -78,14 +90,7 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> tup
         raise ValueError(
             f"{spec_path}: model format {spec.get('format_version')}, expected {FORMAT_VERSION}"
         )
-    model = build_model(
-        spec["name"],
-        n_tracks=spec["n_tracks"],
-        track_kinds=spec["track_kinds"],
-        bin_size=spec["bin_size"],
-        crop_bins=spec["crop_bins"],
-        **spec["hparams"],
-    )
+    model = build_from_spec(spec)
     try:
         state = load_file(str(weights_path))
     except Exception as e:  # safetensors raises its own error types for damaged files

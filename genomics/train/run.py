@@ -24,8 +24,7 @@ from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
 from genomics.data.windows import read_windows
 from genomics.io import atomic_write_text
-from genomics.models import build_model
-from genomics.models.saved import save_model, save_weights
+from genomics.models.saved import build_from_spec, save_model, save_weights
 from genomics.train.checkpoint import latest_checkpoint
 from genomics.train.device import resolve_device, resolve_precision
 from genomics.train.distributed import init_distributed
@@ -96,14 +95,7 @@ def train_from_config(
 
     spec = model_spec(cfg, targets, genome)
     torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
-    model = build_model(
-        spec["name"],
-        n_tracks=spec["n_tracks"],
-        track_kinds=spec["track_kinds"],
-        bin_size=spec["bin_size"],
-        crop_bins=spec["crop_bins"],
-        **spec["hparams"],
-    )
+    model = build_from_spec(spec)
     model.output_bins(seq_len)  # a window the model cannot take fails here, not mid-epoch
     torch.manual_seed(cfg["seed"] * 1000 + env.rank)  # each rank's own dropout stream
     n_params = sum(p.numel() for p in model.parameters())
