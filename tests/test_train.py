@@ -58,7 +58,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 # Kill the training process with SIGKILL inside optimizer step N (between checkpoints).
 _KILLER = """
 import os, signal, sys, torch
-from conftest import run_cli
+from genomics.cli import main
 _step, _n = torch.optim.AdamW.step, [0]
 def step(self, *a, **k):
     _n[0] += 1
