@@ -61,7 +61,9 @@ def variant_effects(model_dir: Path, res: Path, chroms: list[str]) -> dict[str, 
     lines = (res / "sim" / "effects.tsv").read_text().splitlines()
     header = lines[0].split("\t")
     rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
-    rows = [r for r in rows if r["chrom"] in chroms and r["element"] != "background"]
+    groups = {"enhancer:m8": "expr_e0", "enhancer:m9": "expr_e1"}
+    groups.update({f"motif:m{k}": f"tf_m{k}" for k in range(5)})
+    rows = [r for r in rows if r["chrom"] in chroms and r["element"] in groups]
     pred = np.zeros((len(rows), len(names)))
     with torch.no_grad():
         for i, r in enumerate(rows):
@@ -73,8 +75,6 @@ def variant_effects(model_dir: Path, res: Path, chroms: list[str]) -> dict[str, 
             s = model(x).sum(dim=1).double().numpy()  # (2, t)
             pred[i] = np.log2((s[1] + 1) / (s[0] + 1))
     out = {}
-    groups = {"enhancer:m8": "expr_e0", "enhancer:m9": "expr_e1"}
-    groups.update({f"motif:m{k}": f"tf_m{k}" for k in range(5)})
     for element, track in groups.items():
         idx = [i for i, r in enumerate(rows) if r["element"] == element]
         if track in names and len(idx) > 5:
@@ -93,6 +93,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="LABEL:MODEL:KEY=VALUE[,KEY=VALUE]",
+        help="an extra column: MODEL trained with these overrides, e.g. conv-lr2e-3:conv:train.lr=0.002",
+    )
     args = p.parse_args()
 
     from genomics.config import load_config
@@ -119,16 +126,23 @@ def main() -> None:
         _run(["targets", *cfg_args, "--out", str(res / "targets")], work)
         _run(["windows", *cfg_args, "--out", str(res / "windows")], work)
 
+    runs = [(name, name, []) for name in args.models]
+    for extra in args.extra:
+        label, name, sets_ = extra.split(":", 2)
+        runs.append((label, name, [a for s in sets_.split(",") for a in ("--set", s)]))
+    held_out = base["windows"]["split"]["valid"] + base["windows"]["split"]["test"]
     rows = {}
-    for name in args.models:
-        model_dir, eval_dir = res / "model" / name, res / "eval" / name
+    for label, name, own in runs:
+        model_dir, eval_dir = res / "model" / label, res / "eval" / label
         seconds = _run(
-            ["train", *cfg_args, "--set", f"model.name={name}", "--out", str(model_dir)], work
+            ["train", *cfg_args, *own, "--set", f"model.name={name}", "--out", str(model_dir)],
+            work,
         )
         _run(
             [
                 "evaluate",
                 *cfg_args,
+                *own,
                 "--set",
                 f"model.name={name}",
                 "--model",
@@ -140,9 +154,8 @@ def main() -> None:
         )
         spec = json.loads((model_dir / "model.json").read_text())
         metrics = json.loads((eval_dir / "metrics.json").read_text())
-        held_out = base["windows"]["split"]["valid"] + base["windows"]["split"]["test"]
         effects = variant_effects(model_dir, res, held_out)
-        rows[name] = {
+        rows[label] = {
             "spec": spec,
             "tracks": metrics["tracks"],
             "train_s": seconds,
@@ -160,6 +173,7 @@ def main() -> None:
     print(
         f"command: python bench/model_comparison.py --steps {args.steps} "
         + " ".join(f"--set {s}" for s in args.overrides)
+        + " ".join(f" --extra {e}" for e in args.extra)
     )
     print(
         f"held-out test chromosome {base['windows']['split']['test']}; windows "
@@ -197,6 +211,14 @@ def main() -> None:
         + " | ".join(str(r["spec"]["trained"]["best_step"]) for r in rows.values())
         + " |"
     )
+    print(
+        f"\nSimulated variant effects on the held-out chromosomes {held_out}: Spearman of "
+        "predicted vs true log2 fold change\n"
+    )
+    print("| variants -> track | " + " | ".join(rows) + " |\n|" + "---|" * (len(rows) + 1))
+    for key in next(iter(rows.values()))["effects"]:
+        cells = [f"{r['effects'].get(key, float('nan')):.3f}" for r in rows.values()]
+        print(f"| {key} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
