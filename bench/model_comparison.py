@@ -18,6 +18,7 @@ Runs the real CLI (simulate, genome, targets, windows, train, evaluate) into
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -58,9 +59,8 @@ def variant_effects(model_dir: Path, res: Path, chroms: list[str]) -> dict[str, 
     model, spec = load_model(model_dir)
     genome = GenomeStore(res / "genome")
     length, names = spec["seq_len"], spec["track_names"]
-    lines = (res / "sim" / "effects.tsv").read_text().splitlines()
-    header = lines[0].split("\t")
-    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    with open(res / "sim" / "effects.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
     groups = {"enhancer:m8": "expr_e0", "enhancer:m9": "expr_e1"}
     groups.update({f"motif:m{k}": f"tf_m{k}" for k in range(5)})
     rows = [r for r in rows if r["chrom"] in chroms and r["element"] in groups]
