@@ -134,7 +134,7 @@ def main() -> None:
     rows = {}
     for label, name, own in runs:
         model_dir, eval_dir = res / "model" / label, res / "eval" / label
-        seconds = _run(
+        _run(
             ["train", *cfg_args, *own, "--set", f"model.name={name}", "--out", str(model_dir)],
             work,
         )
@@ -158,7 +158,7 @@ def main() -> None:
         rows[label] = {
             "spec": spec,
             "tracks": metrics["tracks"],
-            "train_s": seconds,
+            "train_s": spec["trained"].get("seconds") or float("nan"),  # summed over resumes
             "effects": effects,
         }
 
@@ -204,7 +204,11 @@ def main() -> None:
         + " |"
     )
     print(
-        "| train wall time (s) | " + " | ".join(f"{r['train_s']:.0f}" for r in rows.values()) + " |"
+        "| train wall time (s) | "
+        + " | ".join(
+            "n/a" if r["train_s"] != r["train_s"] else f"{r['train_s']:.0f}" for r in rows.values()
+        )
+        + " |"
     )
     print(
         "| best valid step | "

@@ -41,7 +41,7 @@ def test_one_hot_batched_and_torch_agree():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 5, size=(3, 50)).astype(np.uint8)
     x = one_hot(codes)
-    assert x.shape == (3, 4, 50)
+    assert x.shape == (3, 4, 50) and x.flags.c_contiguous  # collates without a copy
     xt = one_hot_torch(torch.from_numpy(codes))
     np.testing.assert_array_equal(xt.numpy(), x)
     for b in range(3):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import shutil
@@ -219,11 +220,16 @@ def test_model_folder_and_rerun_is_a_no_op(trained):
     root, cfg, config, model = trained
     spec = (model / "model.json").read_text()
     assert '"track_names"' in spec and '"bin_size": 128' in spec
+    seconds = json.loads(spec)["trained"]["seconds"]
+    assert seconds > 0
     before = _weights(model)
     code, err = run_cli(root, ["train", "--config", str(config), "--out", str(model)])
     assert code == 0, err
     after = _weights(model)
     assert all(torch.equal(before[k], after[k]) for k in before)
+    # the wall time is carried in the checkpoint: a rerun with nothing to do adds ~nothing
+    again = json.loads((model / "model.json").read_text())["trained"]["seconds"]
+    assert abs(again - seconds) < 5
 
 
 def test_checkpoint_from_another_config_is_refused(trained, tmp_path):
@@ -328,8 +334,6 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
 
 def test_evaluate_refuses_other_targets(trained, tmp_path):
     root, cfg, config, model = trained
-    import json
-
     spec = json.loads((model / "model.json").read_text())
     spec["targets_digest"] = "0" * 16
     (model / "model.json").write_text(json.dumps(spec))

@@ -72,6 +72,7 @@ class _State:
     step: int = 0
     epoch: int = 0
     batch: int = 0  # batches of this epoch already consumed (this rank)
+    seconds: float = 0.0  # wall time of the steps so far, summed over resumed runs
     best_value: float | None = None
     best_step: int | None = None
     bad_evals: int = 0
@@ -188,12 +189,22 @@ def fit(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        st = _State(**state["position"])
+        # wall time unknown (nan) when resuming a checkpoint made before it was recorded
+        st = _State(**{"seconds": math.nan, **state["position"]})
         _set_rng_state(state["rng"][env.rank], device)
         log.info("resumed from %s (step %d, epoch %d, batch %d)", ckpt, st.step, st.epoch, st.batch)
     history = MetricsLog(out / "metrics.tsv", keep_until=st.step, write=env.is_main)
 
+    mark = time.perf_counter()
+
+    def tick() -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        st.seconds += now - mark
+        mark = now
+
     def checkpoint() -> None:
+        tick()
         rng = _gather_rng(device, env)
         if env.is_main:
             save_checkpoint(
@@ -248,7 +259,6 @@ def fit(
             stop = patience > 0 and st.bad_evals >= patience
         return broadcast_flag(stop, env)
 
-    started = time.perf_counter()
     global_batch = tc["batch_size"] * env.world_size
     bar = tqdm(
         total=tc["max_steps"],
@@ -321,6 +331,7 @@ def fit(
             st.epoch += 1
             st.batch = 0
     bar.close()
+    tick()
     if st.stopped_early:
         log.info(
             "early stop at step %d: %s did not improve for %d validations",
@@ -335,6 +346,6 @@ def fit(
         best_step=st.best_step,
         best_value=st.best_value,
         stopped_early=st.stopped_early,
-        seconds=time.perf_counter() - started,
+        seconds=st.seconds,
         history=history.rows,
     )

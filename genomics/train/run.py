@@ -13,6 +13,7 @@ Layout of a model folder (``results/model/<name>/``)::
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -145,6 +146,8 @@ def train_from_config(
             "best_value": result.best_value,
             "stopped_early": result.stopped_early,
             "weights": "best" if best_path.is_file() else "last",
+            # wall time summed over resumed runs; None when an old checkpoint lacked it
+            "seconds": round(result.seconds, 3) if math.isfinite(result.seconds) else None,
         }
         save_model(out, model, spec, weights=best_path if best_path.is_file() else None)
         log.info(
