@@ -158,7 +158,7 @@ def main() -> None:
         rows[label] = {
             "spec": spec,
             "tracks": metrics["tracks"],
-            "train_s": spec["trained"].get("seconds") or float("nan"),  # summed over resumes
+            "train_s": spec["trained"].get("seconds"),  # summed over resumes; None: unknown
             "effects": effects,
         }
 
@@ -206,7 +206,7 @@ def main() -> None:
     print(
         "| train wall time (s) | "
         + " | ".join(
-            "n/a" if r["train_s"] != r["train_s"] else f"{r['train_s']:.0f}" for r in rows.values()
+            "n/a" if r["train_s"] is None else f"{r['train_s']:.0f}" for r in rows.values()
         )
         + " |"
     )

@@ -195,13 +195,10 @@ def fit(
         log.info("resumed from %s (step %d, epoch %d, batch %d)", ckpt, st.step, st.epoch, st.batch)
     history = MetricsLog(out / "metrics.tsv", keep_until=st.step, write=env.is_main)
 
-    mark = time.perf_counter()
+    seconds_before, started = st.seconds, time.perf_counter()
 
     def tick() -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        st.seconds += now - mark
-        mark = now
+        st.seconds = seconds_before + time.perf_counter() - started
 
     def checkpoint() -> None:
         tick()
