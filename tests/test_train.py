@@ -327,7 +327,7 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     )
     assert code == 0, err
     rows = (out / "metrics.tsv").read_text().splitlines()
-    assert len(rows) == 1 + 8 and rows[0].startswith("track\tkind")
+    assert len(rows) == 1 + 10 and rows[0].startswith("track\tkind")
     assert (out / "metric_bars.png").stat().st_size > 1000
     assert (out / "tracks-0.png").is_file()
 

@@ -57,7 +57,7 @@ def test_workflow_runs_to_the_end(project):
     ]:
         assert (res / path).is_file(), path
     metrics = json.loads((res / "eval/convformer/metrics.json").read_text())
-    assert metrics["summary"]["n_tracks"] == 8
+    assert metrics["summary"]["n_tracks"] == 10
     assert (project / "logs" / "train.log").read_text().count("error") == 0
 
 

@@ -59,8 +59,10 @@ class DilatedConv(BinnedModel):
     sensitive to the seed at ``dropout: 0.1``: seeds 0 and 3 of 4 stayed at the
     near-constant prediction of the first steps, and seed 0 went on to memorise the
     training windows (held-out Pearson ~0.02, training windows 0.4-0.9). With the default
-    ``dropout: 0.3`` seeds 0, 1 and 3 all learn. Train more than one seed before trusting a
-    comparison with it; see ``bench/RESULTS.md``.
+    ``dropout: 0.3`` seeds 0, 1 and 3 all learned on the 8-track data, but on the 10-track
+    data (with enhancer marks) seeds 0 and 1 both stayed stuck on 5 of 6 TF tracks: the
+    instability is not solved. Train more than one seed before trusting a comparison with
+    it; see ``bench/RESULTS.md``.
     """
 
     def __init__(

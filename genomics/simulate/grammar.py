@@ -17,13 +17,18 @@ Every motif has an odd width (11 or 13 bp; odd so that its centre base maps onto
 under reverse complement) and high information content: each column puts 0.70-0.97 of its
 mass on a consensus base.
 
-Tracks, in order ``tf_m<i>``, ``coop_m<a>_m<b>``, ``expr_e<k>``
-----------------------------------------------------------------
+Tracks, in order ``tf_m<i>``, ``coop_m<a>_m<b>``, ``expr_e<k>``, ``mark_e<k>``
+-----------------------------------------------------------------------------
 - ``local``: a peak at every match of the track's motif;
 - ``coop``: a peak only where motif A and motif B centres lie within ``coop_distance`` bp;
 - ``expr`` (long-range): a peak at every promoter-motif match, scaled by the activity of
   enhancer clusters (of the track's enhancer motif) ``min..max`` bp away, one
-  ``[min, max]`` pair of ``expr_distances`` per track.
+  ``[min, max]`` pair of ``expr_distances`` per track;
+- ``mark`` (if ``enhancer_marks``, one per long-range track): a peak at every active
+  enhancer cluster of that track's enhancer motif, as H3K27ac or DNase marks active
+  enhancers in real data. It is local, and it is how a model can learn what an enhancer
+  looks like before it learns which promoters it drives (the way Enformer's DNase and
+  histone tracks teach the enhancers its CAGE predictions use).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "background": 0.005,
     "step": 16,
     "effect_window": 65_536,
+    "enhancer_marks": True,
 }
 
 MOTIF_WIDTHS = (11, 13)
@@ -107,10 +113,10 @@ class Track:
 
     Attributes
     ----------
-    name : str, e.g. ``tf_m0``, ``coop_m5_m6``, ``expr_e0``
-    kind : str, ``local``, ``coop`` or ``expr``
+    name : str, e.g. ``tf_m0``, ``coop_m5_m6``, ``expr_e0``, ``mark_e0``
+    kind : str, ``local``, ``coop``, ``expr`` or ``mark``
     motifs : tuple of int; ``(m,)`` for local, ``(a, b)`` for coop, ``(promoter, enhancer)``
-        for expr
+        for expr, ``(enhancer,)`` for mark
     amplitude : float, peak height (coverage per base) of a full-strength site
     sd : float, standard deviation in bp of the Gaussian peak
     background : float, expected coverage per base everywhere outside N
@@ -275,7 +281,11 @@ def check_params(params: Mapping[str, Any]) -> dict:
     _need_number(p, "background", 0.0, 10.0)
     _need_int(p, "step", 1, 1024)
     _need_int(p, "effect_window", 1)
+    if not isinstance(p["enhancer_marks"], bool):
+        raise ValueError(f"simulate.enhancer_marks={p['enhancer_marks']!r} must be true or false")
     for key, value in DEFAULTS.items():  # 100 and 100.0 must give the same files
+        if isinstance(value, bool):
+            continue
         if isinstance(value, float):
             p[key] = float(p[key])
         elif isinstance(value, int):
@@ -382,17 +392,20 @@ def make_grammar(seed: int, **params: Any) -> Grammar:
 
     depth, bg, sd = float(p["depth"]), float(p["background"]), float(p["peak_sd"])
     tracks: list[Track] = []
+
+    def peak_track(name: str, kind: str, motif: int, description: str) -> Track:
+        """A track of peak_sd-wide peaks on one motif (or its clusters), amplitude 1.5-3."""
+        amplitude = depth * float(rng.uniform(1.5, 3.0))
+        return Track(name, kind, (motif,), amplitude, sd, depth * bg, description=description)
+
     for i in range(n_local):
         tracks.append(
-            Track(
-                name=f"tf_m{i}",
-                kind="local",
-                motifs=(i,),
-                amplitude=depth * float(rng.uniform(1.5, 3.0)),
-                sd=sd,
-                background=depth * bg,
-                description=f"local: a peak at each match of motif m{i}, height graded by "
-                "PWM score (either strand)",
+            peak_track(
+                f"tf_m{i}",
+                "local",
+                i,
+                f"local: a peak at each match of motif m{i}, height graded by PWM score "
+                "(either strand)",
             )
         )
     for k in range(n_coop):
@@ -431,6 +444,18 @@ def make_grammar(seed: int, **params: Any) -> Grammar:
                 f"scaled by the activity of enhancer clusters of motif m{e} {lo}-{hi} bp away",
             )
         )
+    if p["enhancer_marks"]:  # drawn last: the tracks above do not change with this switch
+        for k in range(len(dists)):
+            e = promoter + 1 + k
+            tracks.append(
+                peak_track(
+                    f"mark_e{k}",
+                    "mark",
+                    e,
+                    f"local, enhancer mark: a peak at each active cluster of enhancer motif "
+                    f"m{e} (the enhancers expr_e{k} reads), whatever its distance to a promoter",
+                )
+            )
     return Grammar(
         seed=int(seed),
         params=p,

@@ -18,7 +18,9 @@ pure, vectorised function (no Python loop over bases):
      ``enhancer_half_width``), enhancer activity density ``E(x) = c^n / (c^n + K^n) / (2h+1)``
      (Hill: two or three matches together count for much more than one), promoter input
      ``I(x) = sum over min <= |k| <= max of E(x+k)`` and ``d(x) = a_p(x) * I(x)``: a
-     promoter with no enhancer ``min..max`` bp away gives nothing, however good its motif.
+     promoter with no enhancer ``min..max`` bp away gives nothing, however good its motif;
+   - ``mark``: ``d(x) = E(x)`` of the track's enhancer motif (about 1 in all per fully active
+     cluster, spread over it).
 
 3. :func:`track_signal`: ``lambda_t(x) = background_t * [x not N] +
    amplitude_t * sum_y d_t(y) * g_t(x - y)`` with ``g_t(k) = exp(-k^2 / (2 sd_t^2))`` for
@@ -270,6 +272,15 @@ def _segment_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
     return np.where(hi > lo, sums, 0.0)
 
 
+def _enhancer_activity(a_e: np.ndarray, grammar: Grammar) -> tuple[np.ndarray, np.ndarray]:
+    """Enhancer activity density ``E`` where it is not 0: positions (k,) and values (k,)."""
+    h = grammar.enhancer_half_width
+    c = _scatter_convolve(a_e, np.ones(2 * h + 1))
+    ie = np.flatnonzero(c)  # E(x) is 0 wherever c(x) is
+    cn = np.power(c[ie], grammar.hill_n)
+    return ie, cn / (cn + grammar.hill_k**grammar.hill_n) / (2 * h + 1)
+
+
 def _expr_density(act: np.ndarray, track: Track, grammar: Grammar) -> np.ndarray:
     p, e = track.motifs
     a_p = act[p]
@@ -277,11 +288,7 @@ def _expr_density(act: np.ndarray, track: Track, grammar: Grammar) -> np.ndarray
     idx = np.flatnonzero(a_p)
     if idx.size == 0:
         return dens
-    h = grammar.enhancer_half_width
-    c = _scatter_convolve(act[e], np.ones(2 * h + 1))
-    ie = np.flatnonzero(c)  # E(x) is 0 wherever c(x) is
-    cn = np.power(c[ie], grammar.hill_n)
-    ve = cn / (cn + grammar.hill_k**grammar.hill_n) / (2 * h + 1)
+    ie, ve = _enhancer_activity(act[e], grammar)
     near, far = track.distance
     left = _segment_sums(
         ve, np.searchsorted(ie, idx - far, "left"), np.searchsorted(ie, idx - near, "right")
@@ -318,6 +325,11 @@ def track_density(act: np.ndarray, track: Track, grammar: Grammar) -> np.ndarray
         return 0.5 * (a * near_b + b * near_a)
     if track.kind == "expr":
         return _expr_density(act, track, grammar)
+    if track.kind == "mark":
+        dens = np.zeros(act.shape[1], np.float64)
+        ie, ve = _enhancer_activity(act[track.motifs[0]], grammar)
+        dens[ie] = ve
+        return dens
     raise ValueError(f"track {track.name}: unknown kind {track.kind!r}")
 
 
@@ -384,6 +396,8 @@ def track_reach(track: Track, grammar: Grammar) -> int:
         return int(track.distance[1])
     if track.kind == "expr":
         return int(track.distance[1]) + grammar.enhancer_half_width
+    if track.kind == "mark":
+        return grammar.enhancer_half_width
     return 0
 
 
