@@ -139,7 +139,7 @@ def enhancer_knockout(
     from genomics.simulate.grammar import Grammar
 
     grammar = Grammar.from_dict(json.loads((res / "sim" / "grammar.json").read_text()))
-    tracks = [(i, t) for i, t in enumerate(grammar.tracks) if t.kind == "expr"]
+    tracks = [t for t in grammar.tracks if t.kind == "expr"]
     genome = GenomeStore(res / "genome")
     if model_dir is None:
         names, bin_size, crop = grammar.track_names, 128, 0
@@ -159,12 +159,12 @@ def enhancer_knockout(
                 return model(torch.from_numpy(one_hot(codes))[None])[0].double().numpy()
 
     centre = (length // 2) // bin_size - crop
-    effects = {t.name: [] for _, t in tracks}
+    effects = {t.name: [] for t in tracks}
     for k, (chrom, pos, near) in enumerate(promoters):
         lo = pos - length // 2
         codes = genome.fetch(chrom, lo, lo + length)
         wt = predict(codes)[centre - half : centre + half + 1].sum(0)
-        for _, track in tracks:
+        for track in tracks:
             ko = codes.copy()
             rng = np.random.default_rng(k)
             for s, e in near.get(grammar.motifs[track.motifs[1]].name, []):
