@@ -22,8 +22,8 @@ def small(name: str, *, bin_size: int = 32, crop_bins: int = 0, **hparams):
     defaults = {"dim": 32, "dropout": 0.0}
     if name == "convformer":
         defaults.update(depth=1, heads=2)
-    if name == "conv":
-        defaults.update(dilated_layers=3)
+    if name == "conv":  # branches not at zero, so the dilated blocks shape the output
+        defaults.update(dilated_layers=3, zero_init=False)
     model = build_model(
         name,
         n_tracks=len(KINDS),
@@ -180,6 +180,19 @@ def test_conv_receptive_field_default_hparams():
     tower = 16 + sum(5 * 2**i for i in range(1, 7))
     assert model.dilations == [1, 2, 2, 3, 5, 8]
     assert model.receptive_field() == tower + 2 * 21 * 128 == 6022
+
+
+def test_conv_zero_init_starts_as_the_tower_and_still_learns():
+    x = random_one_hot(2, 1024)
+    for zero_init in (False, True):
+        model = small("conv", zero_init=zero_init)
+        with torch.no_grad():
+            trunk, tower = model.trunk(x), model.tower(x).transpose(1, 2)
+        assert torch.equal(trunk, tower) == zero_init
+    model.train()
+    model(x).sum().backward()
+    for block in model.blocks:
+        assert block.fn[1][-1].weight.grad.abs().sum() > 0
 
 
 def test_conv_receptive_field_matches_gradient_and_perturbation():
