@@ -20,8 +20,8 @@ def small(name: str, *, bin_size: int = 32, crop_bins: int = 0, **hparams):
     """A seeded tiny model without dropout, in eval mode."""
     torch.manual_seed(0)
     defaults = {"dim": 32, "dropout": 0.0}
-    if name == "convformer":
-        defaults.update(depth=1, heads=2)
+    if name == "convformer":  # blocks not at identity, so attention shapes the output
+        defaults.update(depth=1, heads=2, zero_init=False)
     if name == "conv":  # branches not at zero, so the dilated blocks shape the output
         defaults.update(dilated_layers=3, zero_init=False)
     model = build_model(
@@ -193,6 +193,21 @@ def test_conv_zero_init_starts_as_the_tower_and_still_learns():
     model(x).sum().backward()
     for block in model.blocks:
         assert block.fn[1][-1].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("mlp", ["gelu", "swiglu"])
+def test_convformer_zero_init_starts_as_the_tower_and_still_learns(mlp):
+    x = random_one_hot(2, 1024)
+    for zero_init in (False, True):
+        model = small("convformer", zero_init=zero_init, mlp=mlp, depth=2)
+        with torch.no_grad():
+            trunk, tower = model.trunk(x), model.tower(x).transpose(1, 2)
+        assert torch.equal(trunk, tower) == zero_init
+    model.train()
+    model(x).sum().backward()
+    # the zeroed output layers (attention projection, MLP's last linear) get gradients
+    out = [m for b in model.blocks for m in (b.attn.to_out, list(b.mlp[1].modules())[-1])]
+    assert all(isinstance(m, torch.nn.Linear) and m.weight.grad.abs().sum() > 0 for m in out)
 
 
 def test_conv_receptive_field_matches_gradient_and_perturbation():

@@ -50,6 +50,8 @@ class TransformerBlock(nn.Module):
         ``mlp_mult``).
     dropout : dropout on each residual branch and inside the MLP.
     attn_dropout : dropout on attention weights.
+    zero_init : start both branches at zero (the attention's output projection and the
+        MLP's last linear), so the block starts as the identity.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class TransformerBlock(nn.Module):
         mlp: str = "gelu",
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
+        zero_init: bool = False,
     ):
         super().__init__()
         self.attn_norm = nn.LayerNorm(dim)
@@ -74,6 +77,11 @@ class TransformerBlock(nn.Module):
         else:
             body = _SwiGLU(dim, hidden)
         self.mlp = nn.Sequential(nn.LayerNorm(dim), body, nn.Dropout(dropout))
+        if zero_init:
+            last = body[-1] if mlp == "gelu" else body.proj_out
+            for layer in (self.attn.to_out, last):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """
@@ -107,9 +115,20 @@ class Convformer(BinnedModel):
     pool : "attention" (Enformer's softmax pooling, default) or "max" (cheaper).
     head_mult : width of the pointwise block before the head, as a multiple of ``dim``.
     rope_base : RoPE base; wavelengths span ``2 pi .. 2 pi * rope_base`` bins.
+    zero_init : start every transformer block as the identity (attention output projection
+        and MLP output at zero), so the untrained model is the conv tower alone and attention
+        grows in, as the conv baseline's ``zero_init``.
     checkpoint_blocks : activation checkpointing of tower stages and transformer blocks
         while training (for long inputs; BatchNorm running statistics then see each batch
         twice, a harmless change of their momentum).
+
+    Notes
+    -----
+    On small data trained briefly (the default synthetic genome, 1000 steps) dropout decides
+    whether every track is learned: at ``dropout: 0.1`` one seed of three stayed stuck, groups
+    of tracks predicted as copies of one shared direction; at 0 no seed of three was stuck, so
+    ``configs/default.yaml`` sets 0. Neither ``zero_init`` nor ``train.init_output_bias`` was
+    shown to help there (see ``bench/RESULTS.md``).
     """
 
     def __init__(
@@ -132,6 +151,7 @@ class Convformer(BinnedModel):
         pool: str = "attention",
         head_mult: int = 2,
         rope_base: float = 10000.0,
+        zero_init: bool = False,
         checkpoint_blocks: bool = False,
     ):
         super().__init__(
@@ -170,6 +190,7 @@ class Convformer(BinnedModel):
                 mlp=mlp,
                 dropout=dropout,
                 attn_dropout=attn_dropout,
+                zero_init=zero_init,
             )
             for _ in range(depth)
         )

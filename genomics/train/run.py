@@ -30,6 +30,7 @@ from genomics.train.checkpoint import latest_checkpoint
 from genomics.train.device import resolve_device, resolve_precision
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
+from genomics.train.output_bias import init_output_bias, track_means
 
 __all__ = ["model_spec", "train_from_config"]
 
@@ -98,6 +99,9 @@ def train_from_config(
     torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
     model = build_from_spec(spec)
     model.output_bins(seq_len)  # a window the model cannot take fails here, not mid-epoch
+    if tc["init_output_bias"]:
+        means = track_means(targets, train_w, crop_bins=cfg["windows"]["crop_bins"])
+        init_output_bias(model.head.linear, means, spec["track_kinds"])
     torch.manual_seed(cfg["seed"] * 1000 + env.rank)  # each rank's own dropout stream
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
