@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
+from genomics.config import dump_config
 from genomics.data.targets import TargetStore
 from genomics.data.windows import read_windows
 from genomics.train.output_bias import init_output_bias, track_means
+
+from conftest import run_cli
 
 
 def test_track_means_are_the_cropped_training_bins(workspace):
@@ -48,14 +54,6 @@ def test_bias_refuses_a_head_of_another_width():
 def test_train_sets_the_bias_when_asked(workspace, tmp_path):
     """``train.init_output_bias: true`` reaches the model: after one step at a tiny learning
     rate the saved head bias is the inverse softplus of the training means."""
-    import copy
-
-    from safetensors.torch import load_file
-
-    from genomics.config import dump_config
-
-    from conftest import run_cli
-
     root, cfg = workspace
     cfg = copy.deepcopy(cfg)
     cfg["train"].update(init_output_bias=True, lr=1e-9, warmup_steps=0, max_steps=1, eval_every=1)

@@ -20,6 +20,7 @@ from genomics.models.layers import (
     check_int,
     check_number,
     run_blocks,
+    zero_,
 )
 
 __all__ = ["Convformer", "TransformerBlock"]
@@ -78,10 +79,8 @@ class TransformerBlock(nn.Module):
             body = _SwiGLU(dim, hidden)
         self.mlp = nn.Sequential(nn.LayerNorm(dim), body, nn.Dropout(dropout))
         if zero_init:
-            last = body[-1] if mlp == "gelu" else body.proj_out
-            for layer in (self.attn.to_out, last):
-                nn.init.zeros_(layer.weight)
-                nn.init.zeros_(layer.bias)
+            zero_(self.attn.to_out)
+            zero_(body[-1] if mlp == "gelu" else body.proj_out)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """

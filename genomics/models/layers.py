@@ -35,6 +35,7 @@ __all__ = [
     "exponential_channels",
     "n_halvings",
     "run_blocks",
+    "zero_",
 ]
 
 TRACK_KINDS = ("coverage", "peaks")
@@ -119,6 +120,14 @@ def conv_block(c_in: int, c_out: int, kernel: int, *, dilation: int = 1) -> nn.S
         nn.GELU(),
         nn.Conv1d(c_in, c_out, kernel, padding="same", dilation=dilation),
     )
+
+
+@torch.no_grad()
+def zero_(layer: nn.Module) -> None:
+    """Zero a layer's weight and bias in place (a residual branch that starts at 0)."""
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
 
 
 class Residual(nn.Module):
