@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from genomics.config import load_config
 from genomics.models import MODELS, build_model, count_flops, model_hparams
 from genomics.models.attention import Attention, apply_rope, rope_angles
+from genomics.models.convformer import Convformer
 
 NAMES = list(MODELS)
 KINDS = ["coverage", "peaks", "coverage"]
@@ -136,24 +137,54 @@ def test_rope_is_a_rotation_and_identity_at_zero():
     torch.testing.assert_close(y[..., 1, 4], x[..., 1, 4] * c + x[..., 1, 0] * s)
 
 
-def test_sdpa_attention_equals_reference():
+@pytest.mark.parametrize("rotated", [8, 4, 0])  # full, partial and no RoPE of d = 8
+def test_sdpa_attention_equals_reference(rotated):
     torch.manual_seed(0)
     b, length, dim, heads = 2, 12, 16, 2
     d = dim // heads
     attn = Attention(dim, heads=heads).eval()
     x = torch.randn(b, length, dim)
-    cos, sin = rope_angles(length, d)
+    cos, sin = rope_angles(length, rotated)
     with torch.no_grad():
         got = attn(x, cos, sin)
         q, k, v = attn.to_qkv(x).chunk(3, dim=-1)  # (b, l, c) each
         q, k, v = (
             t.reshape(b, length, heads, d).transpose(1, 2) for t in (q, k, v)
         )  # (b, h, l, d)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        r = rotated  # RoPE on dims [0, r) of each head, the rest as they are
+        q = torch.cat([apply_rope(q[..., :r], cos, sin), q[..., r:]], dim=-1)
+        k = torch.cat([apply_rope(k[..., :r], cos, sin), k[..., r:]], dim=-1)
         weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
         out = (weights @ v).transpose(1, 2).reshape(b, length, dim)  # (b, l, c)
         want = attn.to_out(out)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_partial_rope_unrotated_dims_score_by_content_at_any_distance():
+    torch.manual_seed(0)
+    length, dim = 32, 8
+    attn = Attention(dim, heads=1).eval()
+    x = torch.randn(1, length, dim)
+    perm = torch.randperm(length)
+    with torch.no_grad():
+        # no rotated dims: no position information, so permuting the bins permutes the output
+        none = rope_angles(length, 0)
+        torch.testing.assert_close(attn(x[:, perm], *none), attn(x, *none)[:, perm])
+        # with rotated dims it does not
+        half = rope_angles(length, 4)
+        assert not torch.allclose(attn(x[:, perm], *half), attn(x, *half)[:, perm], atol=1e-3)
+
+
+def test_convformer_rope_fraction():
+    kw = dict(n_tracks=1, track_kinds=["coverage"], bin_size=16, crop_bins=0, dim=32, heads=2)
+    assert Convformer(**kw).rope_dims == 16
+    assert Convformer(**kw, rope_fraction=0.5).rope_dims == 8
+    assert Convformer(**kw, rope_fraction=0.3).rope_dims == 4  # rounded down to even
+    assert Convformer(**kw, rope_fraction=0.0).rope_dims == 0
+    y = Convformer(**kw, rope_fraction=0.5).eval()(random_one_hot(1, 512))
+    assert y.shape == (1, 32, 1) and torch.isfinite(y).all()
+    with pytest.raises(ValueError, match="rope_fraction must be in"):
+        Convformer(**kw, rope_fraction=1.5)
 
 
 # --- conv: shift equivariance and receptive field -----------------------------------------

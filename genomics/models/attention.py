@@ -80,14 +80,22 @@ class Attention(nn.Module):
         Parameters
         ----------
         x : torch.Tensor, shape (b, l, c), float
-        cos, sin : torch.Tensor, shape (l, d), float32, from :func:`rope_angles`
+        cos, sin : torch.Tensor, shape (l, r), float32, from :func:`rope_angles`; RoPE
+            rotates the first ``r <= d`` dims of each head's q and k (``r < d``: partial
+            RoPE, as GPT-NeoX; the other dims score by content alone, at any distance;
+            ``r = 0``: no position information in attention)
 
         Returns
         -------
         torch.Tensor, shape (b, l, c)
         """
         q, k, v = rearrange(self.to_qkv(x), "b l (n h d) -> n b h l d", n=3, h=self.heads)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        r = cos.shape[-1]  # rotated dims: all of d, or the first r (partial RoPE)
+        if r == q.shape[-1]:
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        elif r:
+            q = torch.cat([apply_rope(q[..., :r], cos, sin), q[..., r:]], dim=-1)
+            k = torch.cat([apply_rope(k[..., :r], cos, sin), k[..., r:]], dim=-1)
         out = F.scaled_dot_product_attention(
             q, k, v, dropout_p=self.dropout if self.training else 0.0
         )

@@ -114,6 +114,9 @@ class Convformer(BinnedModel):
     pool : "attention" (Enformer's softmax pooling, default) or "max" (cheaper).
     head_mult : width of the pointwise block before the head, as a multiple of ``dim``.
     rope_base : RoPE base; wavelengths span ``2 pi .. 2 pi * rope_base`` bins.
+    rope_fraction : share of each head's dims that RoPE rotates (rounded down to an even
+        count); the rest score by content alone, at any distance (partial RoPE, as
+        GPT-NeoX's ``rotary_pct``). 1 rotates all, 0 none.
     zero_init : start every transformer block as the identity (attention output projection
         and MLP output at zero), so the untrained model is the conv tower alone and attention
         grows in, as the conv baseline's ``zero_init``.
@@ -150,6 +153,7 @@ class Convformer(BinnedModel):
         pool: str = "attention",
         head_mult: int = 2,
         rope_base: float = 10000.0,
+        rope_fraction: float = 1.0,
         zero_init: bool = False,
         checkpoint_blocks: bool = False,
     ):
@@ -172,6 +176,10 @@ class Convformer(BinnedModel):
                 f"dim {dim} / heads {heads} gives head dimension {self.head_dim}, which must "
                 "be even for rotary position embeddings"
             )
+        rope_fraction = check_number("rope_fraction", rope_fraction, low=0.0)
+        if rope_fraction > 1.0:
+            raise ValueError(f"rope_fraction must be in [0, 1], got {rope_fraction!r}")
+        self.rope_dims = 2 * int(rope_fraction * self.head_dim / 2 + 1e-9)
         self.checkpoint_blocks = bool(checkpoint_blocks)
         self.tower = ConvTower(
             dim=dim,
@@ -207,5 +215,5 @@ class Convformer(BinnedModel):
         """
         ckpt = self.use_checkpoint()
         h = rearrange(self.tower(x, use_checkpoint=ckpt), "b c l -> b l c")
-        cos, sin = rope_angles(h.shape[1], self.head_dim, base=self.rope_base, device=h.device)
+        cos, sin = rope_angles(h.shape[1], self.rope_dims, base=self.rope_base, device=h.device)
         return run_blocks(self.blocks, h, cos, sin, use_checkpoint=ckpt)
