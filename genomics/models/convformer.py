@@ -130,7 +130,8 @@ class Convformer(BinnedModel):
     whether every track is learned: at ``dropout: 0.1`` one seed of three stayed stuck, groups
     of tracks predicted as copies of one shared direction; at 0 no seed of three was stuck, so
     ``configs/default.yaml`` sets 0. Neither ``zero_init`` nor ``train.init_output_bias`` was
-    shown to help there (see ``bench/RESULTS.md``).
+    shown to help there (see ``bench/RESULTS.md``). Partial RoPE (``rope_fraction`` 0.5) was
+    not shown to help either (one seed of two stuck at 1000 steps).
     """
 
     def __init__(
