@@ -31,7 +31,7 @@ from model_comparison import _promoters  # noqa: E402
 
 from genomics.data.encoding import one_hot  # noqa: E402
 from genomics.data.genome import GenomeStore  # noqa: E402
-from genomics.models.attention import Attention, apply_rope  # noqa: E402
+from genomics.models.attention import Attention, rotate_leading  # noqa: E402
 from genomics.models.saved import load_model  # noqa: E402
 from genomics.simulate.grammar import Grammar  # noqa: E402
 
@@ -39,14 +39,10 @@ from genomics.simulate.grammar import Grammar  # noqa: E402
 def query_weights(attn: Attention, x: torch.Tensor, cos, sin, query: int) -> np.ndarray:
     """Softmax attention weights of bin ``query`` over all bins, shape (h, l), float64.
 
-    ``x`` is the layer's input (b=1, l, c); RoPE is applied to the first ``cos.shape[-1]``
-    dims of each head, as :class:`Attention` does.
+    ``x`` is the layer's input (b=1, l, c); q and k are rotated as :class:`Attention` does.
     """
     q, k, _ = rearrange(attn.to_qkv(x), "b l (n h d) -> n b h l d", n=3, h=attn.heads)
-    r = cos.shape[-1]
-    if r:
-        q = torch.cat([apply_rope(q[..., :r], cos, sin), q[..., r:]], dim=-1)
-        k = torch.cat([apply_rope(k[..., :r], cos, sin), k[..., r:]], dim=-1)
+    q, k = rotate_leading(q, cos, sin), rotate_leading(k, cos, sin)
     scores = torch.einsum("h d, h l d -> h l", q[0, :, query], k[0]) / math.sqrt(q.shape[-1])
     return torch.softmax(scores, dim=-1).double().numpy()
 

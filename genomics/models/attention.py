@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-__all__ = ["Attention", "apply_rope", "rope_angles"]
+__all__ = ["Attention", "apply_rope", "rope_angles", "rotate_leading"]
 
 
 def rope_angles(
@@ -58,6 +58,29 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return (xf * cos + rotated * sin).to(x.dtype)
 
 
+def rotate_leading(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """RoPE on the first ``r = cos.shape[-1]`` dims of ``x``, the rest unchanged.
+
+    ``r = d`` is plain RoPE; ``r < d`` partial RoPE (GPT-NeoX), whose other dims score by
+    content alone, at any distance; ``r = 0`` leaves ``x`` as it is.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (b, h, l, d), float
+    cos, sin : torch.Tensor, shape (l, r), float32, ``r <= d`` even
+
+    Returns
+    -------
+    torch.Tensor, shape (b, h, l, d), same dtype as ``x``
+    """
+    r = cos.shape[-1]
+    if r == x.shape[-1]:
+        return apply_rope(x, cos, sin)
+    if r == 0:
+        return x
+    return torch.cat([apply_rope(x[..., :r], cos, sin), x[..., r:]], dim=-1)
+
+
 class Attention(nn.Module):
     """Multi-head self-attention over bins with RoPE on q and k.
 
@@ -81,21 +104,15 @@ class Attention(nn.Module):
         ----------
         x : torch.Tensor, shape (b, l, c), float
         cos, sin : torch.Tensor, shape (l, r), float32, from :func:`rope_angles`; RoPE
-            rotates the first ``r <= d`` dims of each head's q and k (``r < d``: partial
-            RoPE, as GPT-NeoX; the other dims score by content alone, at any distance;
-            ``r = 0``: no position information in attention)
+            rotates the first ``r <= d`` dims of each head's q and k
+            (:func:`rotate_leading`; ``r = 0``: no position information in attention)
 
         Returns
         -------
         torch.Tensor, shape (b, l, c)
         """
         q, k, v = rearrange(self.to_qkv(x), "b l (n h d) -> n b h l d", n=3, h=self.heads)
-        r = cos.shape[-1]  # rotated dims: all of d, or the first r (partial RoPE)
-        if r == q.shape[-1]:
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        elif r:
-            q = torch.cat([apply_rope(q[..., :r], cos, sin), q[..., r:]], dim=-1)
-            k = torch.cat([apply_rope(k[..., :r], cos, sin), k[..., r:]], dim=-1)
+        q, k = rotate_leading(q, cos, sin), rotate_leading(k, cos, sin)
         out = F.scaled_dot_product_attention(
             q, k, v, dropout_p=self.dropout if self.training else 0.0
         )
