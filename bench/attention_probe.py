@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from einops import rearrange
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_comparison import _promoters  # noqa: E402
 
 from genomics.data.encoding import one_hot  # noqa: E402
 from genomics.data.genome import GenomeStore  # noqa: E402
-from genomics.models.attention import Attention, rotate_leading  # noqa: E402
+from genomics.models.attention import Attention  # noqa: E402
 from genomics.models.saved import load_model  # noqa: E402
 from genomics.simulate.grammar import Grammar  # noqa: E402
 
@@ -39,11 +37,11 @@ from genomics.simulate.grammar import Grammar  # noqa: E402
 def query_weights(attn: Attention, x: torch.Tensor, cos, sin, query: int) -> np.ndarray:
     """Softmax attention weights of bin ``query`` over all bins, shape (h, l), float64.
 
-    ``x`` is the layer's input (b=1, l, c); q and k are rotated as :class:`Attention` does.
+    ``x`` is the layer's input (b=1, l, c); q and k come from :meth:`Attention.project`, as
+    the layer's own forward pass uses them.
     """
-    q, k, _ = rearrange(attn.to_qkv(x), "b l (n h d) -> n b h l d", n=3, h=attn.heads)
-    q, k = rotate_leading(q, cos, sin), rotate_leading(k, cos, sin)
-    scores = torch.einsum("h d, h l d -> h l", q[0, :, query], k[0]) / math.sqrt(q.shape[-1])
+    q, k, _, scale = attn.project(x, cos, sin)
+    scores = torch.einsum("h d, h l d -> h l", q[0, :, query], k[0]) * scale
     return torch.softmax(scores, dim=-1).double().numpy()
 
 

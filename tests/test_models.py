@@ -137,12 +137,16 @@ def test_rope_is_a_rotation_and_identity_at_zero():
     torch.testing.assert_close(y[..., 1, 4], x[..., 1, 4] * c + x[..., 1, 0] * s)
 
 
+@pytest.mark.parametrize("qk_norm", [False, True])
 @pytest.mark.parametrize("rotated", [8, 4, 0])  # full, partial and no RoPE of d = 8
-def test_sdpa_attention_equals_reference(rotated):
+def test_sdpa_attention_equals_reference(rotated, qk_norm):
     torch.manual_seed(0)
     b, length, dim, heads = 2, 12, 16, 2
     d = dim // heads
-    attn = Attention(dim, heads=heads).eval()
+    attn = Attention(dim, heads=heads, qk_norm=qk_norm).eval()
+    if qk_norm:
+        with torch.no_grad():
+            attn.log_temperature.copy_(torch.tensor([0.3, 2.0]))  # a different one per head
     x = torch.randn(b, length, dim)
     cos, sin = rope_angles(length, rotated)
     with torch.no_grad():
@@ -151,13 +155,30 @@ def test_sdpa_attention_equals_reference(rotated):
         q, k, v = (
             t.reshape(b, length, heads, d).transpose(1, 2) for t in (q, k, v)
         )  # (b, h, l, d)
+        scale = 1 / math.sqrt(d)
+        if qk_norm:  # unit q and k, scores times exp(t_h)
+            q, k = q / q.norm(dim=-1, keepdim=True), k / k.norm(dim=-1, keepdim=True)
+            scale = torch.tensor([0.3, 2.0]).exp().reshape(heads, 1, 1)
         r = rotated  # RoPE on dims [0, r) of each head, the rest as they are
         q = torch.cat([apply_rope(q[..., :r], cos, sin), q[..., r:]], dim=-1)
         k = torch.cat([apply_rope(k[..., :r], cos, sin), k[..., r:]], dim=-1)
-        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
+        weights = torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1)
         out = (weights @ v).transpose(1, 2).reshape(b, length, dim)  # (b, l, c)
         want = attn.to_out(out)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_qk_norm_starts_at_the_usual_spread_and_its_temperature_is_not_decayed():
+    from genomics.train.fit import make_optimizer
+
+    attn = Attention(64, heads=4, qk_norm=True)
+    torch.testing.assert_close(attn.log_temperature.exp(), torch.full((4,), 4.0))  # sqrt(16)
+    opt = make_optimizer(attn, lr=1e-3, weight_decay=0.1, device=torch.device("cpu"))
+    no_decay = [p for g in opt.param_groups if g["weight_decay"] == 0 for p in g["params"]]
+    assert any(p is attn.log_temperature for p in no_decay)
+    # and the temperature learns: a gradient reaches it
+    attn(torch.randn(1, 10, 64), *rope_angles(10, 16)).square().sum().backward()
+    assert attn.log_temperature.grad is not None and attn.log_temperature.grad.abs().sum() > 0
 
 
 def test_partial_rope_unrotated_dims_score_by_content_at_any_distance():
@@ -173,6 +194,15 @@ def test_partial_rope_unrotated_dims_score_by_content_at_any_distance():
         # with rotated dims it does not
         half = rope_angles(length, 4)
         assert not torch.allclose(attn(x[:, perm], *half), attn(x, *half)[:, perm], atol=1e-3)
+
+
+def test_convformer_qk_norm_from_config():
+    kw = dict(n_tracks=1, track_kinds=["coverage"], bin_size=16, crop_bins=0, dim=32, heads=2)
+    model = build_model("convformer", **kw, depth=2, qk_norm=True).eval()
+    temps = [b.attn.log_temperature for b in model.blocks]
+    assert len(temps) == 2 and all(t.shape == (2,) for t in temps)
+    assert build_model("convformer", **kw).blocks[0].attn.log_temperature is None  # default off
+    assert model(random_one_hot(1, 512)).shape == (1, 32, 1)
 
 
 def test_convformer_rope_fraction():

@@ -164,6 +164,16 @@ def test_same_seed_same_bytes(sim, tmp_path):
         assert (sim / name).read_bytes() != (tmp_path / "other" / name).read_bytes(), name
 
 
+def test_resimulating_with_fewer_tracks_leaves_no_stale_bigwigs(tmp_path):
+    small = {**SMALL, "n_variants": 10}
+    simulate(tmp_path, seed=SEED, **small)
+    assert (tmp_path / "tracks" / "tf_m4.bw").is_file()
+    simulate(tmp_path, seed=SEED, **small, n_local_tracks=3)
+    listed = {line.split("\t")[0] for line in (tmp_path / "tracks.tsv").read_text().splitlines()}
+    on_disk = {p.stem for p in (tmp_path / "tracks").glob("*.bw")}
+    assert "tf_m4" not in on_disk and on_disk <= listed and len(on_disk) == 8
+
+
 # ---------------------------------------------------------------- the oracle
 
 

@@ -9,6 +9,8 @@ positional encodings).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -89,14 +91,51 @@ class Attention(nn.Module):
     dim : model width ``c`` (``heads * d``).
     heads : number of heads ``h``.
     dropout : attention-weight dropout (training only).
+    qk_norm : scale q and k of each head to unit length and score with a learned per-head
+        temperature ``exp(t_h)`` (initially ``sqrt(d)``, so initial scores have the usual
+        spread), as in Henry et al. 2020, "Query-Key Normalization for Transformers". How
+        sharp a head attends is then one free parameter (not decayed) rather than the norms
+        of ``W_q`` and ``W_k``: putting most of a promoter's attention on a few enhancer bins
+        among a thousand needs score gaps of ``log(l)`` or more.
     """
 
-    def __init__(self, dim: int, *, heads: int, dropout: float = 0.0):
+    def __init__(self, dim: int, *, heads: int, dropout: float = 0.0, qk_norm: bool = False):
         super().__init__()
         self.heads = heads
         self.dropout = dropout
         self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.to_out = nn.Linear(dim, dim)
+        self.log_temperature = None
+        if qk_norm:
+            head_dim = dim // heads
+            self.log_temperature = nn.Parameter(torch.full((heads,), 0.5 * math.log(head_dim)))
+
+    def project(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """Queries, keys and values as attention scores them, and the score scale.
+
+        The scores are ``scale * q . k`` (softmax over keys); :meth:`forward` and probes of
+        attention weights (``bench/attention_probe.py``) share this one code path.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (b, l, c), float
+        cos, sin : torch.Tensor, shape (l, r), float32, from :func:`rope_angles`
+
+        Returns
+        -------
+        q, k, v : torch.Tensor, shape (b, h, l, d); q and k rotated (and, with ``qk_norm``,
+            unit length, q times the head's temperature)
+        scale : float, ``1 / sqrt(d)``, or 1 with ``qk_norm``
+        """
+        q, k, v = rearrange(self.to_qkv(x), "b l (n h d) -> n b h l d", n=3, h=self.heads)
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        if self.log_temperature is not None:
+            t = rearrange(self.log_temperature.exp(), "h -> h 1 1")
+            q = F.normalize(q, dim=-1) * t.to(q.dtype)
+            k, scale = F.normalize(k, dim=-1), 1.0
+        return rotate_leading(q, cos, sin), rotate_leading(k, cos, sin), v, scale
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """
@@ -111,9 +150,8 @@ class Attention(nn.Module):
         -------
         torch.Tensor, shape (b, l, c)
         """
-        q, k, v = rearrange(self.to_qkv(x), "b l (n h d) -> n b h l d", n=3, h=self.heads)
-        q, k = rotate_leading(q, cos, sin), rotate_leading(k, cos, sin)
+        q, k, v, scale = self.project(x, cos, sin)
         out = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, scale=scale
         )
         return self.to_out(rearrange(out, "b h l d -> b l (h d)"))

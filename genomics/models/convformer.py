@@ -53,6 +53,7 @@ class TransformerBlock(nn.Module):
     attn_dropout : dropout on attention weights.
     zero_init : start both branches at zero (the attention's output projection and the
         MLP's last linear), so the block starts as the identity.
+    qk_norm : unit-length q and k with a learned per-head temperature (:class:`Attention`).
     """
 
     def __init__(
@@ -65,10 +66,11 @@ class TransformerBlock(nn.Module):
         dropout: float = 0.0,
         attn_dropout: float = 0.0,
         zero_init: bool = False,
+        qk_norm: bool = False,
     ):
         super().__init__()
         self.attn_norm = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads=heads, dropout=attn_dropout)
+        self.attn = Attention(dim, heads=heads, dropout=attn_dropout, qk_norm=qk_norm)
         self.attn_drop = nn.Dropout(dropout)
         hidden = mlp_mult * dim
         if mlp == "gelu":
@@ -120,6 +122,8 @@ class Convformer(BinnedModel):
     zero_init : start every transformer block as the identity (attention output projection
         and MLP output at zero), so the untrained model is the conv tower alone and attention
         grows in, as the conv baseline's ``zero_init``.
+    qk_norm : unit-length queries and keys with a learned temperature per head
+        (:class:`~genomics.models.attention.Attention`).
     checkpoint_blocks : activation checkpointing of tower stages and transformer blocks
         while training (for long inputs; BatchNorm running statistics then see each batch
         twice, a harmless change of their momentum).
@@ -132,6 +136,13 @@ class Convformer(BinnedModel):
     ``configs/default.yaml`` sets 0. Neither ``zero_init`` nor ``train.init_output_bias`` was
     shown to help there (see ``bench/RESULTS.md``). Partial RoPE (``rope_fraction`` 0.5) was
     not shown to help either (one seed of two stuck at 1000 steps).
+
+    ``qk_norm`` is what first made the model use distal enhancers on that data (2000 steps,
+    seed 0): the in-silico enhancer knock-out Spearman rose from 0.20 / 0.34 to 0.66 / 0.52
+    and the nearer long-range track beat the promoter-only oracle, where plain attention
+    (whose sharpness grows only with the norms of ``W_q`` and ``W_k``) had learned the
+    routing but not used it. ``configs/default.yaml`` turns it on; the class and schema
+    default stays off until it is shown on more seeds and on real data.
     """
 
     def __init__(
@@ -156,6 +167,7 @@ class Convformer(BinnedModel):
         rope_base: float = 10000.0,
         rope_fraction: float = 1.0,
         zero_init: bool = False,
+        qk_norm: bool = False,
         checkpoint_blocks: bool = False,
     ):
         super().__init__(
@@ -199,6 +211,7 @@ class Convformer(BinnedModel):
                 dropout=dropout,
                 attn_dropout=attn_dropout,
                 zero_init=zero_init,
+                qk_norm=bool(qk_norm),
             )
             for _ in range(depth)
         )

@@ -150,6 +150,13 @@ def simulate(out: Path, *, seed: int, **params: Any) -> dict:
     sizes = [(c.name, c.length) for c in chroms]
     for name in grammar.track_names:
         write_bigwig(out / "tracks" / f"{name}.bw", sizes, observed[name], step)
+    stale = sorted(
+        set((out / "tracks").glob("*.bw"))
+        - {out / "tracks" / f"{name}.bw" for name in grammar.track_names}
+    )
+    for path in stale:  # from an earlier run with other tracks: not in tracks.tsv, misleading
+        log.info("removing %s: not a track of this simulation", path)
+        path.unlink()
     write_tracks_table(out / "tracks.tsv", grammar)
     write_elements(out / "elements.bed", chroms)
     write_vcf(out / "variants.vcf", variants, ids, chroms)
