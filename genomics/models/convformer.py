@@ -140,9 +140,10 @@ class Convformer(BinnedModel):
     ``qk_norm`` is what first made the model use distal enhancers on that data (2000 steps,
     seed 0): the in-silico enhancer knock-out Spearman rose from 0.20 / 0.34 to 0.66 / 0.52
     and the nearer long-range track beat the promoter-only oracle, where plain attention
-    (whose sharpness grows only with the norms of ``W_q`` and ``W_k``) had learned the
-    routing but not used it. ``configs/default.yaml`` turns it on; the class and schema
-    default stays off until it is shown on more seeds and on real data.
+    (whose sharpness grows only with the norms of ``W_q`` and ``W_k``) had learned some
+    routing but hardly used it. But with ``qk_norm`` seed 2 was stuck at 1000 steps (all
+    tracks 0.30) where plain attention learned every track (0.73), so it stays off by
+    default until more seeds say which way it goes.
     """
 
     def __init__(
