@@ -1,6 +1,13 @@
 import pytest
 
-from genomics.config import ConfigError, config_digest, dump_config, load_config, schema
+from genomics.config import (
+    ConfigError,
+    coerce_strings,
+    config_digest,
+    dump_config,
+    load_config,
+    schema,
+)
 
 
 def _walk(node, path=""):
@@ -53,6 +60,25 @@ def test_unknown_top_level_section():
 def test_wrong_type():
     with pytest.raises(ConfigError, match="windows.length: 'long' is not of type 'integer'"):
         load_config(overrides=["windows.length=long"])
+
+
+def test_coerce_strings_types_what_snakemake_config_hands_over_as_strings():
+    given = {
+        "seed": 3,
+        "train": {"max_steps": "2000", "lr": "1e-3", "compile": "true", "eval_batches": "null"},
+        "model": {"convformer": {"qk_norm": "false"}},
+        "windows": {"split": {"test": ["chr4"]}},
+    }
+    cfg = load_config(coerce_strings(given))
+    assert cfg["train"]["max_steps"] == 2000 and cfg["train"]["lr"] == 1e-3
+    assert cfg["train"]["compile"] is True and cfg["train"]["eval_batches"] is None
+    assert cfg["model"]["convformer"]["qk_norm"] is False
+    assert cfg["windows"]["split"]["test"] == ["chr4"]
+    assert given["train"]["max_steps"] == "2000"  # the input is not modified
+    assert load_config(overrides=["train.lr=1e-3"])["train"]["lr"] == 1e-3  # not '1e-3'
+    # a string that is not the wanted type stays a string, and validation names it
+    with pytest.raises(ConfigError, match="train.max_steps: 'lots' is not of type 'integer'"):
+        load_config(coerce_strings({"train": {"max_steps": "lots"}}))
 
 
 def test_window_not_multiple_of_bin():

@@ -71,6 +71,13 @@ def test_rerun_does_only_what_changed(project):
     assert r.returncode == 0, out
     planned = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))  # the job stats table
     assert planned == {"train": "1", "evaluate": "1", "all": "1", "total": "3"}, out
+    # the same change from the command line: snakemake hands nested values over as strings
+    r = _snakemake(
+        project, "-n", "--configfile", "configs/test.yaml", "--config", "train={max_steps: 9}"
+    )
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M)) == planned, out
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ import yaml
 
 __all__ = [
     "ConfigError",
+    "coerce_strings",
     "config_digest",
     "dump_config",
     "load_config",
@@ -164,7 +165,52 @@ def load_config(
         if not isinstance(cfg, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
     _apply_overrides(cfg, overrides)
-    return validate_config(cfg, source=name)
+    return validate_config(coerce_strings(cfg), source=name)
+
+
+def _scalar(text: str, number: bool) -> Any:
+    """``text`` read as YAML; with ``number``, also ``1e-3`` (YAML 1.1 wants ``1.0e-3``)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str) and number:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return value
+
+
+def coerce_strings(cfg: Mapping[str, Any]) -> dict:
+    """Turn string scalars into the number, boolean or null the schema asks for there.
+
+    PyYAML reads ``lr: 1e-3`` as a string (YAML 1.1 wants ``1.0e-3``), and ``snakemake
+    --config train='{max_steps: 2000}'`` reads nested values with YAML's BaseLoader, so every
+    nested scalar arrives as a string (``'2000'``, ``'true'``). Where the schema wants another
+    type at that key and the string parses to a value of that type, use the value; anything
+    else is left for :func:`validate_config` to report.
+    """
+    cfg = copy.deepcopy(dict(cfg or {}))
+    while True:
+        fixes = []
+        for error in jsonschema.Draft202012Validator(schema()).iter_errors(cfg):
+            if error.validator != "type" or not isinstance(error.instance, str):
+                continue
+            wanted = {"type": error.validator_value}
+            types = [wanted["type"]] if isinstance(wanted["type"], str) else wanted["type"]
+            value = _scalar(error.instance, number="number" in types)
+            if not isinstance(value, str) and jsonschema.Draft202012Validator(wanted).is_valid(
+                value
+            ):
+                fixes.append((list(error.absolute_path), value))
+        if not fixes:
+            return cfg
+        for path, value in fixes:
+            node = cfg
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
 
 
 def dump_config(cfg: Mapping[str, Any]) -> str:

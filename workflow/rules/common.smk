@@ -5,6 +5,7 @@ from pathlib import Path
 from genomics.config import ConfigError, config_digest, dump_config, load_config
 
 try:
+    # --config hands nested values over as strings ('2000'); load_config types them.
     CFG = load_config(config)
 except ConfigError as e:
     sys.exit(f"config error: {e}")
