@@ -192,25 +192,23 @@ def coerce_strings(cfg: Mapping[str, Any]) -> dict:
     else is left for :func:`validate_config` to report.
     """
     cfg = copy.deepcopy(dict(cfg or {}))
-    while True:
-        fixes = []
-        for error in jsonschema.Draft202012Validator(schema()).iter_errors(cfg):
-            if error.validator != "type" or not isinstance(error.instance, str):
-                continue
-            wanted = {"type": error.validator_value}
-            types = [wanted["type"]] if isinstance(wanted["type"], str) else wanted["type"]
-            value = _scalar(error.instance, number="number" in types)
-            if not isinstance(value, str) and jsonschema.Draft202012Validator(wanted).is_valid(
-                value
-            ):
-                fixes.append((list(error.absolute_path), value))
-        if not fixes:
-            return cfg
-        for path, value in fixes:
-            node = cfg
-            for key in path[:-1]:
-                node = node[key]
-            node[path[-1]] = value
+    fixes = []
+    for error in jsonschema.Draft202012Validator(schema()).iter_errors(cfg):
+        if error.validator != "type" or not isinstance(error.instance, str):
+            continue
+        types = error.validator_value
+        types = [types] if isinstance(types, str) else types
+        value = _scalar(error.instance, number="number" in types)
+        if not isinstance(value, str) and jsonschema.Draft202012Validator({"type": types}).is_valid(
+            value
+        ):
+            fixes.append((list(error.absolute_path), value))
+    for path, value in fixes:
+        node = cfg
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return cfg
 
 
 def dump_config(cfg: Mapping[str, Any]) -> str:
