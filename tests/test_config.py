@@ -81,6 +81,14 @@ def test_coerce_strings_types_what_snakemake_config_hands_over_as_strings():
         load_config(coerce_strings({"train": {"max_steps": "lots"}}))
 
 
+def test_set_yes_no_on_off_stay_text_unless_a_boolean_is_wanted():
+    # YAML 1.1 would make these booleans, and a string key would then fail validation
+    assert load_config(overrides=["genome.fasta=on"])["genome"]["fasta"] == "on"
+    assert load_config(overrides=["windows.split.test=[no]"])["windows"]["split"]["test"] == ["no"]
+    for text, value in [("yes", True), ("off", False), ("true", True), ("False", False)]:
+        assert load_config(overrides=[f"train.compile={text}"])["train"]["compile"] is value
+
+
 def test_window_not_multiple_of_bin():
     with pytest.raises(
         ConfigError, match="windows.length 1000 is not a multiple of targets.bin_size 128"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -117,12 +118,28 @@ def _check_consistency(cfg: dict, source: str) -> None:
         )
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with only true/false as booleans (as in YAML 1.2), not yes/no/on/off: a
+    chromosome, file or track may be called "on"; :func:`coerce_strings` still turns such
+    text into a boolean where the schema wants one."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.lr=0.001")
     key, value = item.split("=", 1)
     try:
-        parsed = yaml.safe_load(value)
+        parsed = yaml.load(value, Loader=_Loader)
     except yaml.YAMLError:
         parsed = value
     return key.strip().split("."), parsed
@@ -159,7 +176,7 @@ def load_config(
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
         try:
-            cfg = yaml.safe_load(path.read_text()) or {}
+            cfg = yaml.load(path.read_text(), Loader=_Loader) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({e})") from None
         if not isinstance(cfg, dict):
