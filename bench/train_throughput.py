@@ -18,8 +18,9 @@ FLOPs per step are counted the same way for every model: :func:`genomics.models.
 (``FlopCounterMode`` on the meta device, at the real length and batch, forward plus the
 parameter-gradient backward; matmuls, convolutions and attention only). enformer-pytorch
 goes through a thin adapter taking our ``(b, 4, l)`` layout. MFU = FLOPs per step / median
-step time / peak: on CUDA the datasheet bf16 dense peak of the detected GPU, on CPU a peak
-*measured in the same run* (best fp32 matmul GFLOP/s with torch on this machine).
+step time / peak: on CUDA the datasheet bf16 dense peak of the detected GPU, and beside it
+the best bf16 8192^3 matmul *measured in the same run*; on CPU a peak measured in the same
+run (best fp32 matmul GFLOP/s with torch on this machine).
 
 Differences that remain (enformer-pytorch as published): relative positional encodings
 (an extra ``(2l - 1)``-wide logits matmul per head, explicit softmax, no fused attention
@@ -35,6 +36,7 @@ median over all timed steps. The load of the machine is sampled during each time
 
     bench/.venv/bin/python bench/train_throughput.py --device cpu    # ~3 min on 2 cores
     bench/.venv/bin/python bench/train_throughput.py --device cuda --compile
+    bash bench/gpu_check.sh run    # on an offline GPU machine: this and the GPU tests
 
 On CPU one torch thread is the default (``--threads``): on a shared 2-core machine, two
 OpenMP threads beside one other busy process made a step 40x slower.
@@ -52,6 +54,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -61,6 +64,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 BIN = 128
@@ -187,6 +191,11 @@ def _build(spec: dict):
         return build_model(
             "conv", **shared, **common, dilated_layers=spec["depth"], dropout=spec["dropout"]
         )
+    if importlib.util.find_spec("polars") is None:
+        # enformer-pytorch's package __init__ imports its BED data loader, which imports
+        # polars; the model never touches it. An empty stand-in lets the model import where
+        # polars is absent (the offline GPU machine: its wheels are 55 MB, too big to carry).
+        sys.modules["polars"] = types.ModuleType("polars")
     from enformer_pytorch import Enformer
 
     bins = spec["length"] // BIN
@@ -204,10 +213,23 @@ def _build(spec: dict):
 
 
 def _measure_peak(spec: dict) -> dict:
-    """Best fp32 matmul GFLOP/s of torch on this CPU (a measured, not a datasheet, peak)."""
+    """Best matmul FLOP/s of torch here (a measured, not a datasheet, peak): fp32 on CPU,
+    bf16 on CUDA (8192^3 products, each timed alone after a synchronize)."""
     import torch
 
     best = 0.0
+    if spec["device"] == "cuda":
+        n = 8192
+        a, b = (torch.randn(n, n, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+        for _ in range(3):
+            a @ b
+        torch.cuda.synchronize()
+        for _ in range(max(spec["peak_reps"], 10)):
+            t0 = time.perf_counter()
+            a @ b
+            torch.cuda.synchronize()
+            best = max(best, 2 * n**3 / (time.perf_counter() - t0))
+        return {"peak_flops": best, "gpu": torch.cuda.get_device_name()}
     for n in (1024, 2048, 3072):
         a, b = torch.randn(n, n), torch.randn(n, n)
         for _ in range(2):
@@ -321,10 +343,13 @@ def _worker(spec: dict) -> dict:
         raise
 
 
-def _spawn(spec: dict) -> dict:
+def _spawn(spec: dict, timeout: float | None = None) -> dict:
     """Run one worker in a fresh interpreter; its last stdout line is its JSON result."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"worker stopped after --worker-timeout {timeout:g} s"}
     if proc.returncode != 0:
         return {"error": f"worker failed (exit {proc.returncode}); see its traceback above"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -372,10 +397,14 @@ def _report(args, results: dict, peaks: list[dict], load_run: tuple) -> None:
         enf_version = "not installed"
     cuda = args.device == "cuda"
     gpu = next((r[0]["gpu"] for r in results.values() if r and "gpu" in r[0]), None)
+    measured = [p["peak_flops"] for p in peaks if "peak_flops" in p] or [0.0]
     if cuda:
         peak, peak_text = _gpu_peak(gpu or "", args.peak_tflops)
+        peak_text += (
+            f"; measured in this run: {max(measured) / 1e12:.0f} TFLOP/s (best of >= 10 "
+            "bf16 8192^3 matmuls, before and after the models)"
+        )
     else:
-        measured = [p["peak_flops"] for p in peaks if "peak_flops" in p] or [0.0]
         peak = max(measured) or None
         peak_text = (
             f"{peak / 1e9:.0f} GFLOP/s fp32, MEASURED in this run (best {args.peak_reps}-of-N "
@@ -440,12 +469,19 @@ def _report(args, results: dict, peaks: list[dict], load_run: tuple) -> None:
             f"\n**ours / enformer-pytorch: {s_o / s_e:.2f}x sequences/s** (median step; "
             f"{b_o / b_e:.2f}x on the fastest step){mfu}"
         )
+    if cuda and max(measured) > 0:
+        parts = []
+        for name, (seq_s, _, _) in rates.items():
+            per_seq = results[name][0]["flops"] / results[name][0]["batch"]
+            parts.append(f"{LABELS[name]} {100 * seq_s * per_seq / max(measured):.1f}%")
+        print(f"\nMFU against the measured bf16 matmul peak: {', '.join(parts)}")
     if cuda and "ours" in rates and peak:
         need = 37 * results["ours"][0]["flops"] / results["ours"][0]["batch"]
+        against = f", {100 * need / max(measured):.0f}% of the measured" if max(measured) else ""
         print(
             f"\nGoal: >= 37 seq/s for the Enformer-size model on one H100 ({need / 1e12:.0f} "
-            f"TFLOP/s at ours' FLOPs, {100 * need / peak:.0f}% of the peak above); ours here "
-            f"{rates['ours'][0]:.1f} seq/s."
+            f"TFLOP/s at ours' FLOPs, {100 * need / peak:.0f}% of the datasheet peak{against}); "
+            f"ours here {rates['ours'][0]:.1f} seq/s."
         )
     print("\nLoad (1-min load average; our own worker adds about its thread count):")
     print(f"- whole run: {load_run[0]:.2f} at start, {load_run[1]:.2f} at end")
@@ -497,6 +533,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--peak-tflops", type=float, help="GPU peak to use for MFU (TFLOP/s)")
     p.add_argument("--peak-reps", type=int, default=8, help="CPU peak: timed matmuls per size")
     p.add_argument("--json", type=Path, help="also write the raw results here")
+    p.add_argument(
+        "--worker-timeout",
+        type=float,
+        help="seconds per model run (compile included); a slower one gets an error row",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -517,8 +558,6 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {', '.join(LABELS)}")
     if "enformer" in models:
-        import importlib.util
-
         if importlib.util.find_spec("enformer_pytorch") is None:
             p.error(
                 "enformer-pytorch is not installed in this interpreter; use bench/.venv "
@@ -555,26 +594,23 @@ def main(argv: list[str] | None = None) -> None:
     }
     load_start = os.getloadavg()[0]
     print(f"load average at start: {os.getloadavg()}", file=sys.stderr)
-    peaks = []
-    if args.device == "cpu":
-        peaks.append(_spawn({**base, "model": "peak"}))
+    peaks = [_spawn({**base, "model": "peak"})]
     results: dict[str, list[dict]] = {m: [] for m in models}
     for r in range(args.rounds):
         for name in models if r % 2 == 0 else models[::-1]:
             t0 = time.perf_counter()
             batch = args.batch
-            res = _spawn({**base, "model": name})
+            res = _spawn({**base, "model": name}, args.worker_timeout)
             while res.get("error", "").startswith("out of memory") and batch > 1:
                 batch //= 2  # the batch that fits, for this model
-                res = _spawn({**base, "model": name, "batch": batch})
+                res = _spawn({**base, "model": name, "batch": batch}, args.worker_timeout)
             results[name].append(res)
             print(
                 f"round {r + 1}/{args.rounds} {name}: {time.perf_counter() - t0:.0f} s"
                 + (f" ({res['error']})" if "error" in res else ""),
                 file=sys.stderr,
             )
-    if args.device == "cpu":
-        peaks.append(_spawn({**base, "model": "peak"}))
+    peaks.append(_spawn({**base, "model": "peak"}))
     load_run = (load_start, os.getloadavg()[0])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Every GPU check of the project in one prepared run, for a lent GPU machine (no network).
+#
+#   bash bench/gpu_check.sh fetch   # here, where the package registry answers: -> .whl/
+#   bash bench/gpu_check.sh run     # there, via the device tool with carry [".whl"]: -> $OUT
+#
+# The GPU image has python3 (3.12) with torch, einops, numpy, scipy, scikit-learn,
+# matplotlib, tqdm, pyyaml, safetensors, transformers, torchmetrics and pytest. `fetch`
+# downloads CPython 3.12 wheels of what it lacks (.whl/ is git-ignored, ~1.2 MB):
+# pyfaidx, pyBigWig and jsonschema (with referencing, rpds-py, jsonschema-specifications)
+# for the package, and enformer-pytorch 0.8.12 with what its model imports, for the
+# side-by-side. polars, which only its BED loader uses, is 55 MB of wheels: the bench
+# stands in an empty module for it (bench/train_throughput.py).
+#
+# `run` (give the device call timeout_s 590; each step has its own limit so that a hang
+# does not eat the rest, and each step's output lands in $OUT as soon as it ends):
+#   1. env.txt         nvidia-smi, python, torch, CUDA, the wheels installed
+#   2. throughput.md   bench/train_throughput.py --device cuda --compile: ours against
+#      (.json)         enformer-pytorch at configs/gpu.yaml's size (dim 1536, depth 11,
+#                      196,608 bp, batch 4): seq/s, MFU against the datasheet and the
+#                      measured bf16 peak, the >= 37 seq/s goal
+#   3. pytest.log      the gpu-marked tests: bf16 autocast and torch.compile for every
+#                      model, and CUDA + bf16 + compile training killed and resumed
+# Multi-GPU DDP (NCCL) needs more than the one GPU lent; torchrun over gloo is tested on CPU.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+WHEELS=(
+    pyfaidx==0.9.2.2 pybigwig==0.3.29
+    jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0
+    rpds-py==2026.9.1
+    enformer-pytorch==0.8.12 discrete-key-value-bottleneck-pytorch==0.1.1
+    vector-quantize-pytorch==1.32.0 einx==0.4.3 frozendict==2.5.1 loguru==0.7.3
+    torch-einops-utils==0.2.0
+)
+
+case "${1:-}" in
+fetch)
+    mkdir -p .whl
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 \
+        --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 -d .whl "${WHEELS[@]}"
+    ls -l .whl
+    ;;
+run)
+    : "${OUT:?set OUT to the folder for the logs (the device tool sets it)}"
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+    {
+        date -u
+        nvidia-smi
+        python3 -c 'import sys, torch; print(sys.version); print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else "NO GPU")'
+        ls .whl
+    } >"$OUT/env.txt" 2>&1
+    timeout 420 python3 bench/train_throughput.py --device cuda --compile --worker-timeout 180 \
+        --models ours,enformer --json "$OUT/throughput.json" >"$OUT/throughput.md" \
+        2>"$OUT/throughput.err"
+    echo "throughput: exit $?" | tee -a "$OUT/env.txt"
+    timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider tests/ >"$OUT/pytest.log" 2>&1
+    echo "pytest: exit $?" | tee -a "$OUT/env.txt"
+    tail -n 25 "$OUT/throughput.md"
+    tail -n 5 "$OUT/pytest.log"
+    ;;
+*)
+    echo "usage: bash bench/gpu_check.sh fetch|run (see the comments at the top)" >&2
+    exit 2
+    ;;
+esac
