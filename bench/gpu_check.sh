@@ -3,6 +3,7 @@
 #
 #   bash bench/gpu_check.sh fetch   # here, where the package registry answers: -> .whl/
 #   bash bench/gpu_check.sh run     # there, via the device tool with carry [".whl"]: -> $OUT
+#   bash bench/gpu_check.sh run throughput|tests   # one step alone (e.g. to rerun it)
 #
 # The GPU image has python3 (3.12) with torch, einops, numpy, scipy, scikit-learn,
 # matplotlib, tqdm, pyyaml, safetensors, transformers, torchmetrics and pytest. `fetch`
@@ -12,8 +13,8 @@
 # side-by-side. polars, which only its BED loader uses, is 55 MB of wheels: the bench
 # stands in an empty module for it (bench/train_throughput.py).
 #
-# `run` (give the device call timeout_s 590; each step has its own limit so that a hang
-# does not eat the rest, and each step's output lands in $OUT as soon as it ends):
+# `run` (give the device call timeout_s 595; each step has its own limit, 330 s and 240 s,
+# so that a hang does not eat the rest, and each step's output lands in $OUT as it ends):
 #   1. env.txt         nvidia-smi, python, torch, CUDA, the wheels installed
 #   2. throughput.md   bench/train_throughput.py --device cuda --compile: ours against
 #      (.json)         enformer-pytorch at configs/gpu.yaml's size (dim 1536, depth 11,
@@ -54,14 +55,20 @@ run)
         python3 -c 'import sys, torch; print(sys.version); print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else "NO GPU")'
         ls .whl
     } >"$OUT/env.txt" 2>&1
-    timeout 420 python3 bench/train_throughput.py --device cuda --compile --worker-timeout 180 \
-        --models ours,enformer --json "$OUT/throughput.json" >"$OUT/throughput.md" \
-        2>"$OUT/throughput.err"
-    echo "throughput: exit $?" | tee -a "$OUT/env.txt"
-    timeout 150 python3 -m pytest -q -m gpu -p no:cacheprovider tests/ >"$OUT/pytest.log" 2>&1
-    echo "pytest: exit $?" | tee -a "$OUT/env.txt"
-    tail -n 25 "$OUT/throughput.md"
-    tail -n 5 "$OUT/pytest.log"
+    step="${2:-all}"
+    if [[ $step == all || $step == throughput ]]; then
+        timeout 330 python3 bench/train_throughput.py --device cuda --compile \
+            --worker-timeout 140 --models ours,enformer --json "$OUT/throughput.json" \
+            >"$OUT/throughput.md" 2>"$OUT/throughput.err"
+        echo "throughput: exit $?" | tee -a "$OUT/env.txt"
+        tail -n 25 "$OUT/throughput.md"
+    fi
+    if [[ $step == all || $step == tests ]]; then
+        timeout 240 python3 -m pytest -q -m gpu -p no:cacheprovider tests/ \
+            >"$OUT/pytest.log" 2>&1
+        echo "pytest: exit $?" | tee -a "$OUT/env.txt"
+        tail -n 8 "$OUT/pytest.log"
+    fi
     ;;
 *)
     echo "usage: bash bench/gpu_check.sh fetch|run (see the comments at the top)" >&2
