@@ -398,14 +398,15 @@ def _report(args, results: dict, peaks: list[dict], load_run: tuple) -> None:
     cuda = args.device == "cuda"
     gpu = next((r[0]["gpu"] for r in results.values() if r and "gpu" in r[0]), None)
     measured = [p["peak_flops"] for p in peaks if "peak_flops" in p] or [0.0]
+    best_measured = max(measured)
     if cuda:
         peak, peak_text = _gpu_peak(gpu or "", args.peak_tflops)
         peak_text += (
-            f"; measured in this run: {max(measured) / 1e12:.0f} TFLOP/s (best of >= 10 "
+            f"; measured in this run: {best_measured / 1e12:.0f} TFLOP/s (best of >= 10 "
             "bf16 8192^3 matmuls, before and after the models)"
         )
     else:
-        peak = max(measured) or None
+        peak = best_measured or None
         peak_text = (
             f"{peak / 1e9:.0f} GFLOP/s fp32, MEASURED in this run (best {args.peak_reps}-of-N "
             f"torch matmul of n = 1024-3072; start {measured[0] / 1e9:.0f}, end "
@@ -469,15 +470,15 @@ def _report(args, results: dict, peaks: list[dict], load_run: tuple) -> None:
             f"\n**ours / enformer-pytorch: {s_o / s_e:.2f}x sequences/s** (median step; "
             f"{b_o / b_e:.2f}x on the fastest step){mfu}"
         )
-    if cuda and max(measured) > 0:
+    if cuda and best_measured > 0:
         parts = []
         for name, (seq_s, _, _) in rates.items():
             per_seq = results[name][0]["flops"] / results[name][0]["batch"]
-            parts.append(f"{LABELS[name]} {100 * seq_s * per_seq / max(measured):.1f}%")
+            parts.append(f"{LABELS[name]} {100 * seq_s * per_seq / best_measured:.1f}%")
         print(f"\nMFU against the measured bf16 matmul peak: {', '.join(parts)}")
     if cuda and "ours" in rates and peak:
         need = 37 * results["ours"][0]["flops"] / results["ours"][0]["batch"]
-        against = f", {100 * need / max(measured):.0f}% of the measured" if max(measured) else ""
+        against = f", {100 * need / best_measured:.0f}% of the measured" if best_measured else ""
         print(
             f"\nGoal: >= 37 seq/s for the Enformer-size model on one H100 ({need / 1e12:.0f} "
             f"TFLOP/s at ours' FLOPs, {100 * need / peak:.0f}% of the datasheet peak{against}); "

@@ -144,9 +144,9 @@ class Convformer(BinnedModel):
     routing but hardly used it. But with ``qk_norm`` seed 2 was stuck at 1000 steps (all
     tracks 0.30) where plain attention learned every track (0.73); at 2000 steps that seed
     learned every track (0.94). Over seeds 0-2 at 2000 steps its knock-out was positive every
-    time (0.66 / 0.52, 0.37 / 0.40, 0.20 / 0.18) and its expr Pearson above the conv's for the
-    two seeds both were run (0.866, 0.846 mean against 0.798, 0.795), so
-    ``configs/default.yaml`` turns it on; the schema default (off) keeps other configs as
+    time (0.66 / 0.52, 0.37 / 0.40, 0.20 / 0.18; the conv's ~0) and its expr Pearson, mean
+    over the three seeds, above the conv's (0.838 / 0.862 against 0.781 / 0.832; seed 2 a tie
+    on expr_e1), so ``configs/default.yaml`` turns it on; the schema default (off) keeps other configs as
     they were.
     """
 
