@@ -17,6 +17,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow files (Snakefile, workflow/, configs/) into ``dest``; return it."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Snakefile", "workflow", "configs"):
+        src = root / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
+
+
 def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
     """Write ``records`` (name -> sequence) as a FASTA with lines of ``width``."""
     with open(path, "w") as fh:

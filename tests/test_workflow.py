@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import copy_workflow
 
 
 def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -31,10 +30,7 @@ def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the workflow files in a fresh folder, run once to the end."""
-    work = tmp_path_factory.mktemp("project")
-    for name in ("Snakefile", "workflow", "configs"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    work = copy_workflow(tmp_path_factory.mktemp("project"))
     r = _snakemake(work)
     assert r.returncode == 0, r.stderr[-3000:]
     return work

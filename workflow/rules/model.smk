@@ -14,7 +14,8 @@ rule train:
         digest=digest("seed", "model", "train", "augment", "windows", "targets"),
         launcher=train_launcher(),
     resources:
-        gpus=CFG["train"]["processes"] if CFG["train"]["device"] == "cuda" else 0,
+        # Snakemake's standard GPU resource: the SLURM executor turns it into --gpus=N
+        gpu=CFG["train"]["processes"] if CFG["train"]["device"] == "cuda" else 0,
     conda:
         CONDA_ENV
     log:
