@@ -81,3 +81,27 @@ def test_bad_config_stops_the_workflow_with_one_clear_line(project):
     r = _snakemake(project, "-n", "--config", "windows={lenght: 5}")
     assert r.returncode != 0
     assert "config error: config: windows: unknown key(s) 'lenght'" in r.stderr
+
+
+# pyproject name -> conda-forge name, where they differ
+CONDA_NAMES = {"torch": "pytorch", "snakemake": "snakemake-minimal"}
+
+
+def test_conda_env_has_every_runtime_dependency():
+    """`--use-conda` installs the package with --no-deps: its env must list them all."""
+    tomllib = pytest.importorskip("tomllib")
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    wanted = {
+        re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
+    }
+    env = yaml.safe_load((root / "workflow" / "envs" / "genomics.yaml").read_text())
+    listed = {
+        re.split(r"[<>=!~ ]", dep, maxsplit=1)[0].lower()
+        for dep in env["dependencies"]
+        if isinstance(dep, str)
+    }
+    missing = sorted(d for d in wanted if CONDA_NAMES.get(d, d) not in listed)
+    assert not missing, f"add to workflow/envs/genomics.yaml: {missing}"
