@@ -113,7 +113,8 @@ def test_peaks_fractions_threshold_and_sigmoid_pearson():
     assert row["pearson"] == pytest.approx(1.0, abs=1e-12)  # sigmoid(logit(t)) = t
     assert row["pred_mean"] == pytest.approx(0.5)  # on the probability scale
     assert row["auroc"] == 1.0
-    assert set(row) == {*COLUMNS[:6], "auroc", "auprc"}
+    assert set(row) == {*COLUMNS[:6], "auroc", "auprc", "auprc_baseline"}
+    assert row["auprc_baseline"] == pytest.approx(1 / 3)  # one peak bin in three
 
 
 def test_auroc_auprc_equal_sklearn_on_random_case():
@@ -125,6 +126,18 @@ def test_auroc_auprc_equal_sklearn_on_random_case():
         y, s = target[..., i].ravel(), pred[..., i].ravel()
         assert row["auroc"] == pytest.approx(roc_auc_score(y, s), abs=1e-14)
         assert row["auprc"] == pytest.approx(average_precision_score(y, s), abs=1e-14)
+        assert row["auprc_baseline"] == pytest.approx(y.mean(), abs=1e-14)
+
+
+def test_auprc_baseline_is_what_a_random_ranking_gets():
+    rng = np.random.default_rng(3)
+    target = (rng.random((4, 5000, 1)) < 0.02).astype(np.float64)  # 2% of bins are peaks
+    (row,) = run(rng.normal(size=target.shape), target, ["p"], ["peaks"])
+    assert row["auprc_baseline"] == pytest.approx(target.mean())
+    assert row["auprc"] == pytest.approx(row["auprc_baseline"], abs=0.01)
+    summary = summarize([row, {"track": "c", "kind": "coverage", "pearson": 0.5}])
+    assert summary["auprc_baseline"] == row["auprc_baseline"]
+    assert summary["auprc_baseline_n"] == 1
 
 
 # --- streaming and invariance ---------------------------------------------------------

@@ -12,7 +12,9 @@ coverage
 peaks
     Predictions are logits. ``auroc`` and ``auprc`` (average precision) on the logits, a
     bin is positive when its target (a fraction of the bin covered by a peak) is > 0.5;
-    ``pearson`` between ``sigmoid(pred)`` and the target.
+    ``pearson`` between ``sigmoid(pred)`` and the target. ``auprc_baseline`` is the
+    fraction of positive bins: the AUPRC a random ranking gets (AUROC's is 0.5), so that
+    an AUPRC of 0.05 can be read (ten times chance when 0.5% of bins are peaks).
 both
     ``n_bins``, ``target_mean`` and ``pred_mean`` (the mean prediction on the target's
     scale: ``sigmoid(pred)`` for peaks).
@@ -58,7 +60,7 @@ METRICS_BY_KIND = {
 }
 METRICS = ("pearson", "pearson_log1p", "spearman", "auroc", "auprc")
 #: Every column of a row, in a fixed order.
-COLUMNS = ("track", "kind", "n_bins", "target_mean", "pred_mean", *METRICS)
+COLUMNS = ("track", "kind", "n_bins", "target_mean", "pred_mean", *METRICS, "auprc_baseline")
 
 
 def _as_float64(x: np.ndarray | torch.Tensor, what: str) -> np.ndarray:
@@ -406,12 +408,14 @@ class TrackMetrics:
     def _auc(self, pred: np.ndarray, target: np.ndarray, why: list[str]) -> dict:
         positive = target > 0.5
         n_pos = int(positive.sum())
+        baseline = n_pos / positive.size if positive.size else float("nan")
         if n_pos in (0, positive.size):
             why.append(f"only one class ({n_pos} of {positive.size} ranked bins are peaks)")
-            return {"auroc": float("nan"), "auprc": float("nan")}
+            return {"auroc": float("nan"), "auprc": float("nan"), "auprc_baseline": baseline}
         return {
             "auroc": float(roc_auc_score(positive, pred)),
             "auprc": float(average_precision_score(positive, pred)),
+            "auprc_baseline": baseline,
         }
 
     def _empty_row(self, i: int) -> dict:
@@ -423,6 +427,8 @@ class TrackMetrics:
             "pred_mean": float("nan"),
         }
         row.update({m: float("nan") for m in METRICS_BY_KIND[self.kinds[i]]})
+        if self.kinds[i] == "peaks":
+            row["auprc_baseline"] = float("nan")
         return row
 
 
@@ -439,12 +445,12 @@ def summarize(rows: Sequence[Mapping]) -> dict:
     dict
         ``n_tracks`` and ``n_<kind>`` (tracks of each kind), then for each metric any row
         has: ``<metric>`` (mean over its finite values; NaN when there are none) and
-        ``<metric>_n`` (how many finite values went into it).
+        ``<metric>_n`` (how many finite values went into it); ``auprc_baseline`` likewise.
     """
     summary: dict = {"n_tracks": len(rows)}
     for kind in KINDS:
         summary[f"n_{kind}"] = sum(1 for r in rows if r.get("kind") == kind)
-    for metric in METRICS:
+    for metric in (*METRICS, "auprc_baseline"):
         values = np.array([float(r[metric]) for r in rows if metric in r], dtype=np.float64)
         if values.size == 0:
             continue
