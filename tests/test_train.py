@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -380,3 +381,33 @@ def test_evaluate_refuses_other_targets(trained, tmp_path):
         ["evaluate", "--config", str(config), "--model", str(model), "--out", str(tmp_path / "e")],
     )
     assert code == 2 and "trained on another target store" in err
+
+
+def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(workspace, tmp_path, caplog):
+    """A peaks track (BED) next to a coverage track: BCE, AUPRC early stopping, evaluate."""
+    root, cfg = workspace
+    cfg = copy.deepcopy(cfg)
+    res = root / "results"
+    cfg["targets"]["tracks"] = [
+        {"name": "elements", "path": str(res / "sim" / "elements.bed"), "kind": "peaks",
+         "peak_mode": "binary"},
+        {"name": "tf_m0", "path": str(res / "sim" / "tracks" / "tf_m0.bw")},
+    ]  # fmt: skip
+    cfg["train"].update(max_steps=4, eval_every=2, early_stopping={"metric": "auprc"})
+    config = _write_config(tmp_path, cfg)
+    targets, model, out = tmp_path / "targets", tmp_path / "model", tmp_path / "eval"
+    base = ["--config", str(config), "--targets", str(targets)]
+    code, err = run_cli(root, ["targets", "--config", str(config), "--out", str(targets)])
+    assert code == 0, err
+    with caplog.at_level("INFO", logger="genomics"):
+        code, err = run_cli(root, ["train", *base, "--out", str(model)])
+    assert code == 0, err
+    log = caplog.text
+    assert re.search(r"step 4 valid loss [\d.]+ auprc [\d.]+ \(chance 0\.\d+\)", log), log
+    code, err = run_cli(root, ["evaluate", *base, "--model", str(model), "--out", str(out)])
+    assert code == 0, err
+    rows = {r["track"]: r for r in json.loads((out / "metrics.json").read_text())["tracks"]}
+    peaks, cov = rows["elements"], rows["tf_m0"]
+    assert peaks["kind"] == "peaks" and 0 < peaks["auprc_baseline"] < 0.5
+    assert 0 <= peaks["auroc"] <= 1 and 0 < peaks["auprc"] <= 1
+    assert cov["kind"] == "coverage" and "auprc_baseline" not in cov

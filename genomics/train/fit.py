@@ -244,12 +244,14 @@ def fit(
                     on_best(model, st.step, value)
             else:
                 st.bad_evals += 1
+            chance = res["summary"].get("auprc_baseline") if metric == "auprc" else None
             log.info(
-                "step %d valid loss %.4f %s %.4f (best %.4f at %s)",
+                "step %d valid loss %.4f %s %.4f%s (best %.4f at %s)",
                 st.step,
                 res["loss"],
                 metric,
                 value,
+                "" if chance is None else f" (chance {chance:.4f})",
                 st.best_value or float("nan"),
                 st.best_step,
             )
