@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,6 @@ def shared_data() -> Path:
 
 def copy_workflow(dest: Path) -> Path:
     """Copy the workflow files (Snakefile, workflow/, configs/) into ``dest``; return it."""
-    import shutil
-
     root = Path(__file__).resolve().parents[1]
     for name in ("Snakefile", "workflow", "configs"):
         src = root / name

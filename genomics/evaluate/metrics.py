@@ -56,11 +56,11 @@ KINDS = ("coverage", "peaks")
 #: Metrics each kind gets, in the order rows (and the TSV) list them.
 METRICS_BY_KIND = {
     "coverage": ("pearson", "pearson_log1p", "spearman"),
-    "peaks": ("pearson", "auroc", "auprc"),
+    "peaks": ("pearson", "auroc", "auprc", "auprc_baseline"),
 }
-METRICS = ("pearson", "pearson_log1p", "spearman", "auroc", "auprc")
+METRICS = ("pearson", "pearson_log1p", "spearman", "auroc", "auprc", "auprc_baseline")
 #: Every column of a row, in a fixed order.
-COLUMNS = ("track", "kind", "n_bins", "target_mean", "pred_mean", *METRICS, "auprc_baseline")
+COLUMNS = ("track", "kind", "n_bins", "target_mean", "pred_mean", *METRICS)
 
 
 def _as_float64(x: np.ndarray | torch.Tensor, what: str) -> np.ndarray:
@@ -427,8 +427,6 @@ class TrackMetrics:
             "pred_mean": float("nan"),
         }
         row.update({m: float("nan") for m in METRICS_BY_KIND[self.kinds[i]]})
-        if self.kinds[i] == "peaks":
-            row["auprc_baseline"] = float("nan")
         return row
 
 
@@ -445,12 +443,12 @@ def summarize(rows: Sequence[Mapping]) -> dict:
     dict
         ``n_tracks`` and ``n_<kind>`` (tracks of each kind), then for each metric any row
         has: ``<metric>`` (mean over its finite values; NaN when there are none) and
-        ``<metric>_n`` (how many finite values went into it); ``auprc_baseline`` likewise.
+        ``<metric>_n`` (how many finite values went into it).
     """
     summary: dict = {"n_tracks": len(rows)}
     for kind in KINDS:
         summary[f"n_{kind}"] = sum(1 for r in rows if r.get("kind") == kind)
-    for metric in (*METRICS, "auprc_baseline"):
+    for metric in METRICS:
         values = np.array([float(r[metric]) for r in rows if metric in r], dtype=np.float64)
         if values.size == 0:
             continue
