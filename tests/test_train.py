@@ -271,6 +271,17 @@ def test_missing_split_is_refused(workspace, tmp_path):
     assert code == 2 and "valid.bed: missing or changed" in err and "genomics windows" in err
 
 
+def test_early_stopping_metric_that_no_track_has_is_refused(workspace, tmp_path):
+    root, cfg = workspace  # coverage tracks only: no AUPRC to stop on
+    cfg = copy.deepcopy(cfg)
+    cfg["train"]["early_stopping"] = {"metric": "auprc"}
+    config = _write_config(tmp_path, cfg)
+    code, err = run_cli(root, ["train", "--config", str(config), "--out", str(tmp_path / "m")])
+    assert code == 2 and "early_stopping.metric 'auprc' is not computed" in err, err
+    assert "coverage tracks" in err and "loss, pearson, pearson_log1p, spearman" in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_window_that_the_model_cannot_pool_is_refused(workspace, tmp_path):
     root, cfg = workspace
     config = _write_config(tmp_path, cfg)

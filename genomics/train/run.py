@@ -24,6 +24,7 @@ from genomics.data.dataset import WindowDataset
 from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
 from genomics.data.windows import read_windows
+from genomics.evaluate.metrics import METRICS, METRICS_BY_KIND
 from genomics.io import atomic_write_text
 from genomics.models.saved import build_from_spec, save_model, save_weights
 from genomics.train.checkpoint import latest_checkpoint
@@ -83,6 +84,16 @@ def train_from_config(
         raise ValueError(
             f"{windows_dir} holds {seq_len}-bp windows but windows.length is "
             f"{cfg['windows']['length']}; rerun `genomics windows` with this config"
+        )
+    kinds = set(targets.track_kinds)
+    usable = ["loss"] + [
+        m for m in METRICS if m != "auprc_baseline" and any(m in METRICS_BY_KIND[k] for k in kinds)
+    ]
+    if tc["early_stopping"]["metric"] not in usable:
+        raise ValueError(
+            f"train.early_stopping.metric {tc['early_stopping']['metric']!r} is not computed "
+            f"for the {' and '.join(sorted(kinds))} tracks of {targets_dir}; use one of "
+            f"{', '.join(usable)}"
         )
     common = dict(crop_bins=cfg["windows"]["crop_bins"], seed=cfg["seed"], encoding="codes")
     train_set = WindowDataset(
