@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from genomics import __version__
@@ -18,7 +19,31 @@ from genomics.config import load_config
 
 log = logging.getLogger("genomics")
 
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+# OSError: a missing or unreadable file, a folder where a file should be, a full or
+# read-only disk; the message names the path
+USER_ERRORS = (ValueError, OSError)
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
+
+
+def _out_folder(path: Path) -> Path:
+    """``path`` as an output folder that can be made and written, checked before any work
+    (a mistake here should not surface after an hour of training); nothing is created."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"--out {path}: {probe} is a file, not a folder; give a folder path")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        raise ValueError(f"--out {path}: cannot write into {probe} ({e.strerror or e})") from None
+    return path
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -83,9 +108,14 @@ def cmd_windows(args, cfg) -> None:
 def cmd_train(args, cfg) -> None:
     from genomics.train.run import train_from_config
 
-    out = args.out or Path("results/model") / cfg["model"]["name"]
+    out = _out_folder(args.out or Path("results/model") / cfg["model"]["name"])
     result = train_from_config(
-        cfg, genome_dir=args.genome, targets_dir=args.targets, windows_dir=args.windows, out=out
+        cfg,
+        genome_dir=args.genome,
+        targets_dir=args.targets,
+        windows_dir=args.windows,
+        out=out,
+        restart_if_changed=args.restart_if_changed,
     )
     log.info(
         "trained %d steps (%.1f epochs) in %.0f s; best %s %s at step %s",
@@ -103,7 +133,7 @@ def cmd_evaluate(args, cfg) -> None:
 
     name = cfg["model"]["name"]
     model = args.model or Path("results/model") / name
-    out = args.out or Path("results/eval") / model.name
+    out = _out_folder(args.out or Path("results/eval") / model.name)
     evaluate_from_config(
         cfg,
         model_dir=model,
@@ -154,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p, "targets", "results/targets", "target store")
     _store_arg(p, "windows", "results/windows", "windows folder")
     p.add_argument("--out", type=Path, help="model folder (default: results/model/<model.name>)")
+    p.add_argument(
+        "--restart-if-changed",
+        action="store_true",
+        help="if the folder's checkpoints were made with another config or on other data, "
+        "set them aside (checkpoints.superseded/) and train from scratch instead of stopping "
+        "with an error (the workflow passes this: it reruns train only when those changed)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a trained model on held-out windows")
@@ -185,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args)
     try:
+        if args.out is not None:  # train and evaluate check their default on their own
+            _out_folder(args.out)
         cfg = load_config(args.config, args.overrides)
         args.func(args, cfg)
     except USER_ERRORS as e:
         if args.debug:
             raise
-        print(f"genomics {args.command}: error: {e}", file=sys.stderr)
+        print(f"genomics {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"genomics {args.command}: interrupted", file=sys.stderr)

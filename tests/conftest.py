@@ -27,6 +27,19 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def dies_on_call(real, n: int):
+    """``real`` wrapped so that its ``n``-th call raises KeyboardInterrupt (a kill there)."""
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
 def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
     """Write ``records`` (name -> sequence) as a FASTA with lines of ``width``."""
     with open(path, "w") as fh:

@@ -104,3 +104,73 @@ def test_empty_split(project):
         *run_cli(project, ["windows", "-c", "c.yaml", "--set", "windows.split.valid=[chr1:1-100]"]),
         "split 'valid' has no windows",
     )
+
+
+@pytest.mark.parametrize("stage", ["genome", "windows", "train", "evaluate"])
+def test_out_that_is_a_file_is_refused_before_any_work(project, stage):
+    (project / "afile").write_text("keep me\n")
+    _one_line_error(
+        *run_cli(project, [stage, "-c", "c.yaml", "--out", "afile/sub"]),
+        "--out afile/sub: afile is a file, not a folder",
+    )
+    assert (project / "afile").read_text() == "keep me\n"
+
+
+def test_os_errors_are_one_line_naming_the_path(project, monkeypatch):
+    import errno
+
+    import genomics.data.genome as genome_mod
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", "results/genome/chr1.npy")
+
+    monkeypatch.setattr(genome_mod, "new_npy_memmap", read_only)
+    _one_line_error(
+        *run_cli(project, ["genome", "-c", "c.yaml"]),
+        "error: results/genome/chr1.npy: Read-only file system",
+    )
+
+
+def test_config_that_is_not_utf8_or_is_a_folder(project):
+    (project / "latin1.yaml").write_bytes("# Zellen bei 37 \xb0C\nseed: 1\n".encode("latin-1"))
+    _one_line_error(
+        *run_cli(project, ["genome", "-c", "latin1.yaml"]),
+        "latin1.yaml: not UTF-8 text (byte 0xb0",
+    )
+    (project / "cfgdir").mkdir()
+    _one_line_error(*run_cli(project, ["genome", "-c", "cfgdir"]), "--config cfgdir is a folder")
+
+
+def test_tracks_table_not_utf8_with_bom_or_a_track_file(project):
+    run_cli(project, ["genome", "-c", "c.yaml"])
+    row = "name\tpath\tdescription\np\tpeaks.bed\tZellen bei 37 \u00b0C\n"
+    (project / "latin1.tsv").write_bytes(row.encode("latin-1"))
+    _one_line_error(
+        *run_cli(project, ["targets", "-c", "c.yaml", "--set", "targets.tracks=latin1.tsv"]),
+        "latin1.tsv: not UTF-8 text",
+        "save it as UTF-8",
+    )
+    (project / "bom.tsv").write_bytes(row.encode("utf-8-sig"))  # Excel's "UTF-8 CSV"
+    code, err = run_cli(project, ["targets", "-c", "c.yaml", "--set", "targets.tracks=bom.tsv"])
+    assert code == 0, err
+
+
+def test_whole_number_floats_at_integer_keys_are_ints(project):
+    run_cli(project, ["genome", "-c", "c.yaml"])
+    code, err = run_cli(
+        project,
+        [
+            "windows",
+            "-c",
+            "c.yaml",
+            "--set",
+            "windows.length=4096.0",
+            "--set",
+            "windows.stride=2.048e3",
+        ],
+    )
+    assert code == 0, err
+    _one_line_error(
+        *run_cli(project, ["windows", "-c", "c.yaml", "--set", "windows.length=4096.5"]),
+        "windows.length: 4096.5 is not of type 'integer'",
+    )

@@ -125,3 +125,21 @@ def test_shipped_configs_validate():
     assert configs, "no configs shipped"
     for path in configs:
         load_config(path)
+
+
+def test_unquoted_ensembl_chromosome_numbers_are_names():
+    cfg = load_config(overrides=["genome.chroms=[1, 8, X]", "windows.split.test=[8]"])
+    assert cfg["genome"]["chroms"] == ["1", "8", "X"]
+    assert cfg["windows"]["split"]["test"] == ["8"]
+
+
+def test_whole_number_floats_become_ints_and_set_errors_say_so(tmp_path):
+    cfg = load_config(overrides=["train.batch_size=2.0", "windows.length=1.6384e4"])
+    assert cfg["train"]["batch_size"] == 2 and type(cfg["train"]["batch_size"]) is int
+    assert cfg["windows"]["length"] == 16384 and type(cfg["windows"]["length"]) is int
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml with --set: train\.batch_size: 2\.5 is not"):
+        load_config(path, ["train.batch_size=2.5"])
+    with pytest.raises(ConfigError, match=r"^--set: train\.batch_size"):
+        load_config(None, ["train.batch_size=2.5"])

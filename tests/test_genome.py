@@ -1,3 +1,4 @@
+import errno
 import gzip
 import json
 
@@ -9,7 +10,7 @@ from genomics.data.encoding import decode, encode
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.io import StoreError
 
-from conftest import write_fasta
+from conftest import dies_on_call, write_fasta
 
 RECORDS = {"chr1": "ACGTacgtNNRYACGT" * 10, "chr2": "GGGGCCCCAAAATTTT", "chrM": "ACGTTGCA"}
 
@@ -132,26 +133,52 @@ def test_read_only_folder_gets_index_elsewhere(fasta, tmp_path, monkeypatch):
     assert GenomeStore(tmp_path / "g").sizes["chr2"] == 16
 
 
-def test_interrupted_build_is_not_trusted(fasta, tmp_path, monkeypatch):
-    build_genome_store(fasta, tmp_path / "g")
-    real = genome_mod._write_chrom
-    calls = []
-
-    def dies_on_second(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(genome_mod, "_write_chrom", dies_on_second)
+def test_interrupted_build_keeps_the_old_store_or_is_not_trusted(fasta, tmp_path, monkeypatch):
+    before = build_genome_store(fasta, tmp_path / "g")
+    # killed while the new arrays are built: the old store is untouched and still trusted
+    monkeypatch.setattr(genome_mod, "_write_chrom", dies_on_call(genome_mod._write_chrom, 2))
     with pytest.raises(KeyboardInterrupt):
         build_genome_store(fasta, tmp_path / "g")
+    assert GenomeStore(tmp_path / "g").manifest == before
+    assert not [p for p in (tmp_path / "g").iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+
+    # killed while they are renamed into place: a mix of old and new, so not trusted
+    monkeypatch.setattr(genome_mod.os, "replace", dies_on_call(genome_mod.os.replace, 2))
+    with pytest.raises(KeyboardInterrupt):
+        build_genome_store(fasta, tmp_path / "g")
+    monkeypatch.undo()
     with pytest.raises(StoreError, match=r"incomplete .*run `genomics genome`"):
         GenomeStore(tmp_path / "g")
-    monkeypatch.setattr(genome_mod, "_write_chrom", real)
     build_genome_store(fasta, tmp_path / "g")
     assert GenomeStore(tmp_path / "g").sizes["chrM"] == 8
     assert not [p for p in (tmp_path / "g").iterdir() if p.name.startswith(".")]
+
+
+def test_bad_fasta_leaves_the_old_store_trusted(fasta, tmp_path):
+    before = build_genome_store(fasta, tmp_path / "g")
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">chr1\nACGT\n>chr1\nACGT\n")
+    with pytest.raises(ValueError, match="unique"):
+        build_genome_store(bad, tmp_path / "g")
+    assert GenomeStore(tmp_path / "g").manifest == before
+
+
+def test_plain_fasta_named_gz_is_a_clear_error(tmp_path):
+    fa = tmp_path / "ref.fa.gz"
+    fa.write_text(">chr1\nACGT\n")
+    with pytest.raises(ValueError, match=r"not compressed; rename it without \.gz"):
+        build_genome_store(fa, tmp_path / "g")
+
+
+def test_full_disk_is_an_error_naming_the_file(fasta, tmp_path, monkeypatch):
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("genomics.io.atomic.os.posix_fallocate", full)
+    with pytest.raises(OSError, match=r"No space left on device \(needs") as info:
+        build_genome_store(fasta, tmp_path / "g")
+    assert info.value.filename.endswith(".npy")
 
 
 def test_changed_file_or_manifest_is_refused(fasta, tmp_path):

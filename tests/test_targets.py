@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import pickle
 
 import numpy as np
@@ -22,9 +23,9 @@ from genomics.data.binning import (
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.data.targets import TargetStore, build_target_store
 from genomics.data.tracks import load_tracks, sniff_kind
-from genomics.io import StoreError
+from genomics.io import StoreError, content_digest
 
-from conftest import write_fasta
+from conftest import dies_on_call, write_fasta
 
 CEBPB = "encode-chip-test-hg38"
 CEBPB_FC = (
@@ -410,7 +411,7 @@ def test_build_golden_store_and_reader(tmp_path, small, caplog):
     with caplog.at_level(logging.WARNING, logger="genomics.data.targets"):
         manifest = build_target_store(genome, tracks, tmp_path / "t", bin_size=10, progress=False)
     store = TargetStore(tmp_path / "t")
-    assert manifest["digest"] == store.digest
+    assert store.digest == content_digest(manifest)
     assert store.names == ["cov", "cov_mean", "pk"] and store.n_tracks == 3
     assert store.track_kinds == ["coverage", "coverage", "peaks"]
     assert store.bin_size == 10 and store.dtype == np.float32
@@ -524,31 +525,31 @@ def test_bad_arguments(tmp_path, small):
         build_target_store(genome, tracks, tmp_path / "t", bin_size=10, dtype="float64")
 
 
-def test_interrupted_build_is_refused(tmp_path, small, monkeypatch):
+def test_interrupted_build_keeps_the_old_store_or_is_refused(tmp_path, small, monkeypatch):
     import genomics.data.targets as targets
 
     genome, tracks = small
     out = tmp_path / "t"
-    build_target_store(genome, tracks, out, bin_size=10, progress=False)
-    TargetStore(out)
-    calls = []
-
-    def explode(values, **kw):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return transform(values, **kw)
-
-    monkeypatch.setattr(targets, "transform", explode)
+    before = build_target_store(genome, tracks, out, bin_size=10, progress=False)
+    # killed while binning: the old store is untouched and still trusted
+    monkeypatch.setattr(targets, "transform", dies_on_call(transform, 3))
     with pytest.raises(KeyboardInterrupt):
         build_target_store(genome, tracks, out, bin_size=5, progress=False)
+    assert TargetStore(out).manifest == before
+    assert not list(out.glob(".*.tmp-*"))  # no half-written arrays left behind
+    monkeypatch.undo()
+
+    # killed while the arrays are renamed into place: not trusted
+    monkeypatch.setattr(os, "replace", dies_on_call(os.replace, 2))
+    with pytest.raises(KeyboardInterrupt):
+        build_target_store(genome, tracks, out, bin_size=5, progress=False)
+    monkeypatch.undo()
     with pytest.raises(
         StoreError, match=r"incomplete \(an interrupted build\?\); run `genomics targets`"
     ):
         TargetStore(out)
-    assert not list(out.glob(".*.tmp-*"))  # no half-written arrays left behind
+    assert not list(out.glob(".*.tmp-*"))
     # a deleted manifest reads the same way
-    monkeypatch.undo()
     build_target_store(genome, tracks, out, bin_size=10, progress=False)
     (out / "manifest.json").unlink()
     with pytest.raises(StoreError, match="run `genomics targets`"):
@@ -633,3 +634,100 @@ def test_real_store_from_bigwig_and_peaks(tmp_path, shared_data):
     np.testing.assert_array_equal(store.bins("19")[:, 1], expect.astype(np.float32))
     meta = json.loads((tmp_path / "t" / "manifest.json").read_text())
     assert meta["inputs"]["genome"]["digest"] == genome.digest
+
+
+# ---------------------------------------------------------------- another assembly, bad signal
+
+
+def test_bigwig_shorter_than_the_genome_is_another_assembly(tmp_path):
+    genome = _genome(tmp_path, {"chr1": 40_000})
+    bw = _bigwig(tmp_path / "hg38.bw", {"chr1": 30_000}, [("chr1", 0, 100, 1.0)])
+    with pytest.raises(
+        ValueError,
+        match=r"hg38\.bw is shorter than the genome store on 1 chromosome\(s\) \(chr1: "
+        r"30,000 bp in the bigWig, 40,000 bp in the genome\); is it for another assembly",
+    ):
+        build_target_store(genome, [{"name": "s", "path": str(bw)}], tmp_path / "t", bin_size=10)
+
+
+def test_track_longer_than_the_genome_is_a_warning(tmp_path, caplog):
+    """A cut-down genome (one region of a chromosome) or chrM: warned, data past the end left out."""
+    genome = _genome(tmp_path, {"chr1": 100, "chrM": 50})
+    bw = _bigwig(
+        tmp_path / "long.bw",
+        {"chr1": 400, "chrM": 48},
+        [("chr1", 90, 300, 1.0), ("chrM", 0, 48, 2.0)],
+    )
+    bed = _bed(tmp_path / "p.bed", ["chr1\t20\t30", "chr1\t150\t160", "chr1\t200\t210"])
+    tracks = [{"name": "s", "path": str(bw)}, {"name": "p", "path": str(bed)}]
+    with caplog.at_level(logging.WARNING, logger="genomics.data.targets"):
+        build_target_store(genome, tracks, tmp_path / "t", bin_size=10)
+    text = caplog.text
+    assert "2 chromosome(s) do not fit the genome store" in text
+    assert "chr1: 400 bp in the bigWig, 100 bp in the genome" in text
+    assert "chrM: 48 bp in the bigWig, 50 bp in the genome" in text
+    assert "chr1: 2 of its 3 intervals start past the genome's end (100 bp)" in text
+    store = TargetStore(tmp_path / "t")
+    assert store.bins("chr1")[:, 0].sum() == pytest.approx(10.0)  # bases 90-100 only
+
+
+def test_negative_coverage_is_an_error(tmp_path):
+    genome = _genome(tmp_path, {"chr1": 40})
+    bw = _bigwig(
+        tmp_path / "log2fc.bw", {"chr1": 40}, [("chr1", 0, 20, 1.5), ("chr1", 20, 40, -0.5)]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"track 'fc': .*log2fc\.bw has negative signal \(-5 in chr1 bin 2\); a coverage "
+        r"track must be >= 0",
+    ):
+        build_target_store(genome, [{"name": "fc", "path": str(bw)}], tmp_path / "t", bin_size=10)
+
+
+def test_bedgraph_without_a_track_line_is_not_read_as_peaks(tmp_path):
+    bg = _bed(
+        tmp_path / "cov.bedGraph", ["chr1\t0\t10\t1.5", "chr1\t10\t20\t3", "chr1\t20\t35\t0.25"]
+    )
+    with pytest.raises(ValueError, match=r"4th column is a number on every line.*bedGraphToBigWig"):
+        sniff_kind(bg)
+    # intervals that touch, with whole numbers: still a bedGraph (bedtools genomecov -bg)
+    counts = _bed(tmp_path / "counts.bg", ["chr1\t0\t10\t1", "chr1\t10\t20\t3"])
+    with pytest.raises(ValueError, match="bedGraph"):
+        sniff_kind(counts)
+    # declared peaks: read as peaks; numbered peak names on separate intervals: peaks too
+    assert sniff_kind(bg, "peaks") == "peaks"
+    named = _bed(tmp_path / "named.bed", ["chr1\t0\t10\t1", "chr1\t30\t40\t2"])
+    assert sniff_kind(named) == "peaks"
+
+
+def test_failed_rebuild_leaves_the_old_store_trusted(tmp_path, small):
+    genome, tracks = small
+    before = build_target_store(genome, tracks, tmp_path / "t", bin_size=10)
+    bad = _bed(tmp_path / "bad.bed", ["chr1\t5\t2"])
+    with pytest.raises(ValueError, match="bad interval"):
+        build_target_store(
+            genome, [*tracks, {"name": "b", "path": str(bad)}], tmp_path / "t", bin_size=10
+        )
+    assert TargetStore(tmp_path / "t").manifest == before
+
+
+def test_digest_is_the_same_whatever_the_path_spelling(tmp_path, small, monkeypatch):
+    """The same data built through relative and absolute paths is the same store."""
+    genome, tracks = small
+    monkeypatch.chdir(tmp_path)
+    build_target_store(genome.path.name, tracks, "t1", bin_size=10)
+    relative = [{**t, "path": os.path.relpath(t["path"], tmp_path)} for t in tracks]
+    build_target_store(str(genome.path.resolve()), relative, tmp_path / "t2", bin_size=10)
+    a, b = TargetStore("t1"), TargetStore(tmp_path / "t2")
+    assert a.manifest["digest"] != b.manifest["digest"]  # the manifests record the paths
+    assert a.digest == b.digest
+    build_target_store(genome, [{**tracks[0], "scale": 3.0}, *tracks[1:]], "t3", bin_size=10)
+    assert TargetStore("t3").digest != a.digest
+
+
+def test_truncated_gzip_track_says_so(tmp_path):
+    full = _bed(tmp_path / "p.bed.gz", [f"chr1\t{i * 100}\t{i * 100 + 50}" for i in range(2000)])
+    cut = tmp_path / "cut.bed.gz"
+    cut.write_bytes(full.read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"cut\.bed\.gz is gzip-compressed but cannot be read"):
+        sniff_kind(cut)

@@ -237,7 +237,7 @@ def test_model_folder_and_rerun_is_a_no_op(trained):
     assert abs(again - seconds) < 5
 
 
-def test_checkpoint_from_another_config_is_refused(trained, tmp_path):
+def test_checkpoint_from_another_config_is_refused(trained, tmp_path, caplog):
     root, cfg, config, model = trained
     cfg["model"]["convformer"]["dim"] = 32
     other = _write_config(tmp_path, cfg, "other.yaml")
@@ -246,6 +246,87 @@ def test_checkpoint_from_another_config_is_refused(trained, tmp_path):
     assert "was made with another config (model.convformer.dim: 16 != 32)" in err
     assert err.count("\n") == 1  # one line, no traceback
     assert (model / "weights.safetensors").is_file()  # nothing lost
+    assert "dim: 16" in (model / "config.yaml").read_text()  # still the config of its weights
+    # what the workflow passes: the old checkpoints are set aside and training starts over
+    old = _weights(model)
+    code, err = run_cli(
+        root, ["train", "--config", str(other), "--out", str(model), "--restart-if-changed"]
+    )
+    assert code == 0, err
+    assert "set aside in" in caplog.text and "training starts over" in caplog.text
+    assert sorted(p.name for p in (model / "checkpoints.superseded").iterdir()) == [
+        "step-00000002.pt",
+        "step-00000004.pt",
+    ]
+    assert "dim: 32" in (model / "config.yaml").read_text()
+    new = _weights(model)  # dim 32: twice as wide
+    assert new["head.linear.weight"].shape[1] == 2 * old["head.linear.weight"].shape[1]
+
+
+def test_checkpoint_made_on_other_data_is_refused(trained, tmp_path):
+    """Same config, rebuilt targets (one track rescaled): resuming would pass off the old
+    weights as trained on the new targets."""
+    from genomics.data.targets import build_target_store, load_tracks
+
+    root, cfg, config, model = trained
+    tracks = load_tracks(str(root / "results" / "sim" / "tracks.tsv"))
+    tracks[0]["scale"] = 2.0
+    build_target_store(root / "results" / "genome", tracks, tmp_path / "t2", bin_size=128)
+    before, config_text = _weights(model), (model / "config.yaml").read_text()
+    code, err = run_cli(
+        root,
+        ["train", "--config", str(config), "--targets", str(tmp_path / "t2"), "--out", str(model)],
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert "was made on other data (the targets store changed since" in err
+    assert "delete its checkpoints to start over" in err
+    after = _weights(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert (model / "config.yaml").read_text() == config_text
+
+
+def test_windows_from_another_genome_or_length_are_refused(trained, tmp_path):
+    from genomics.data.genome import GenomeStore, build_genome_store
+    from genomics.data.windows import build_windows
+
+    root, cfg, config, model = trained
+    res = root / "results"
+    w = cfg["windows"]
+    split = dict(valid=w["split"]["valid"], test=w["split"]["test"], bin_size=128)
+    # the same FASTA built with another parameter: another genome store
+    other = tmp_path / "g2"
+    build_genome_store(res / "sim" / "genome.fa", other, min_length=1)
+    assert GenomeStore(other).digest != GenomeStore(res / "genome").digest
+    build_windows(
+        GenomeStore(other), tmp_path / "w2", length=w["length"], stride=w["stride"], **split
+    )
+    for cmd in (["train"], ["evaluate", "--model", str(model)]):
+        args = ["--config", str(config), "--windows", str(tmp_path / "w2")]
+        code, err = run_cli(root, [*cmd, *args, "--out", str(tmp_path / cmd[0])])
+        assert code == 2 and "cut from another genome store" in err, err
+        assert "rerun `genomics windows` with this genome store" in err
+    # windows twice as long from the right genome: evaluate refuses them too
+    build_windows(
+        GenomeStore(res / "genome"),
+        tmp_path / "w3",
+        length=2 * w["length"],
+        stride=w["stride"],
+        **split,
+    )
+    code, err = run_cli(
+        root,
+        [
+            "evaluate",
+            "--config",
+            str(config),
+            "--model",
+            str(model),
+            "--windows",
+            str(tmp_path / "w3"),
+        ],
+    )
+    assert code == 2, err
+    assert f"holds {2 * w['length']}-bp windows but {model} was trained on {w['length']}-bp" in err
 
 
 def test_corrupted_checkpoint_is_refused(trained):
@@ -313,6 +394,35 @@ def test_window_that_the_model_cannot_pool_is_refused(workspace, tmp_path):
         ],
     )
     assert code == 2 and "holds 8192-bp windows but windows.length is 16384" in err
+
+
+def test_contradictory_model_hyperparameters_name_the_section(workspace, tmp_path):
+    root, cfg = workspace
+    args = ["train", "--config", str(_write_config(tmp_path, cfg))]
+    code, err = run_cli(root, [*args, "--set", "model.convformer.heads=3", "--out", "m"])
+    assert code == 2 and "model.convformer: heads 3 does not divide dim 16" in err, err
+    assert not (root / "m").exists()
+
+
+def test_damaged_weights_say_how_to_recover(trained, tmp_path):
+    root, cfg, config, model = trained
+    good = (model / "weights.safetensors").read_bytes()
+    (model / "weights.safetensors").write_bytes(good[:100])
+    args = [
+        "evaluate",
+        "--config",
+        str(config),
+        "--model",
+        str(model),
+        "--out",
+        str(tmp_path / "e"),
+    ]
+    code, err = run_cli(root, args)
+    assert code == 2 and "damaged weights file" in err and "rerun `genomics train` into" in err
+    code, err = run_cli(root, ["train", "--config", str(config), "--out", str(model)])
+    assert code == 0, err
+    assert (model / "weights.safetensors").read_bytes() == good
+    assert run_cli(root, args)[0] == 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 
 from genomics.data.genome import GenomeStore, build_genome_store
@@ -128,3 +130,33 @@ def test_bad_inputs(genome, tmp_path):
         build_windows(genome, tmp_path / "w", valid=["chr1"], test=["chr2"], blacklist=bad, **kw)
     with pytest.raises(ValueError, match="split 'nope'"):
         read_windows(tmp_path / "w", "nope")
+
+
+def _build(genome, out, **kw):
+    """build_windows with 200-bp windows, chr1:1-400 valid, chr2 test, unless overridden."""
+    args = dict(length=200, stride=100, bin_size=50, valid=["chr1:1-400"], test=["chr2"])
+    return build_windows(genome, out, **{**args, **kw})
+
+
+def test_failed_rebuild_leaves_the_old_windows_trusted(genome, tmp_path):
+    _build(genome, tmp_path / "w")
+    before = read_windows(tmp_path / "w", "valid")
+    with pytest.raises(ValueError, match="split 'valid' has no windows"):
+        _build(genome, tmp_path / "w", valid=["chr1:1-100"])
+    assert read_windows(tmp_path / "w", "valid") == before
+
+
+def test_overlap_error_names_regions_as_written(genome, tmp_path):
+    with pytest.raises(ValueError, match=r"valid region chr1:1-500 overlaps a test region$"):
+        _build(genome, tmp_path / "w", valid=["chr1:1-500"], test=["chr1:401-900"])
+
+
+def test_blacklist_of_another_naming_is_warned(genome, tmp_path, caplog):
+    bl = tmp_path / "bl.bed"
+    bl.write_text("scaffold_1\t450\t460\nscaffold_2\t0\t10\n")
+    with caplog.at_level(logging.WARNING, logger="genomics.data.windows"):
+        _build(genome, tmp_path / "w", blacklist=bl)
+    assert "2 chromosome name(s) not in the genome store, ignored: scaffold_1" in caplog.text
+    assert "no interval of this file is used" in caplog.text
+    with pytest.raises(FileNotFoundError, match=r"windows\.blacklist: BED file .*nope\.bed does"):
+        _build(genome, tmp_path / "w", blacklist=tmp_path / "nope.bed")

@@ -105,3 +105,20 @@ def test_conda_env_has_every_runtime_dependency():
     }
     missing = sorted(d for d in wanted if CONDA_NAMES.get(d, d) not in listed)
     assert not missing, f"add to workflow/envs/genomics.yaml: {missing}"
+
+
+@pytest.mark.slow
+def test_rerun_with_a_changed_config_trains_again_from_scratch(project):
+    """Snakemake reruns train when its config changed; the old run's checkpoints cannot
+    resume the new one, so they are set aside and training starts over (the README's
+    "train longer" command after a default run)."""
+    (project / "more-steps.yaml").write_text("train:\n  max_steps: 9\n")
+    r = _snakemake(project, "--configfile", "configs/test.yaml", "more-steps.yaml")
+    assert r.returncode == 0, r.stderr[-3000:]
+    model = project / "results" / "model" / "convformer"
+    assert json.loads((model / "model.json").read_text())["trained"]["steps"] == 9
+    assert (model / "checkpoints.superseded").is_dir()
+    log = (project / "logs" / "train.log").read_text()
+    assert "made with another config (train.max_steps: 8 != 9)" in log
+    r = _snakemake(project, "-n", "--configfile", "configs/test.yaml", "more-steps.yaml")
+    assert "Nothing to be done" in r.stdout + r.stderr

@@ -57,6 +57,27 @@ def _with_defaults(validator_class):
 
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
+# JSON Schema counts 2.0 as an integer; this one does not, so that whole-number floats at
+# integer keys (``--set train.batch_size=2.0``, ``length: 1.6e4``) can be found and made int
+_StrictIntegers = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool)
+    ),
+)
+
+
+def _whole_floats_to_int(cfg: dict) -> None:
+    """Turn whole-number floats at integer keys into ints, in place (``range``, array
+    shapes and the models need real ints)."""
+    for error in _StrictIntegers(schema()).iter_errors(cfg):
+        if error.validator == "type" and isinstance(error.instance, float):
+            node = cfg
+            *parents, last = error.absolute_path
+            for key in parents:
+                node = node[key]
+            node[last] = int(error.instance)
+
 
 def _where(error: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in error.absolute_path)
@@ -87,6 +108,7 @@ def validate_config(cfg: Mapping[str, Any], *, source: str = "config") -> dict:
     errors = sorted(_Validator(schema()).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(f"{source}: {_message(errors[0])}")
+    _whole_floats_to_int(cfg)
     _check_consistency(cfg, source)
     return cfg
 
@@ -173,15 +195,25 @@ def load_config(
     else:
         path = Path(source)
         name = str(path)
+        if path.is_dir():
+            raise ConfigError(f"--config {path} is a folder; give a YAML config file")
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
         try:
-            cfg = yaml.load(path.read_text(), Loader=_Loader) or {}
+            cfg = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_Loader) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                "is it a config? save it as UTF-8"
+            ) from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({e})") from None
         if not isinstance(cfg, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    overrides = list(overrides)
     _apply_overrides(cfg, overrides)
+    if overrides:
+        name = f"{name} with --set" if source is not None else "--set"
     return validate_config(coerce_strings(cfg), source=name)
 
 
@@ -205,17 +237,25 @@ def coerce_strings(cfg: Mapping[str, Any]) -> dict:
     PyYAML reads ``lr: 1e-3`` as a string (YAML 1.1 wants ``1.0e-3``), and ``snakemake
     --config train='{max_steps: 2000}'`` reads nested values with YAML's BaseLoader, so every
     nested scalar arrives as a string (``'2000'``, ``'true'``). Where the schema wants another
-    type at that key and the string parses to a value of that type, use the value; anything
+    type at that key and the string parses to a value of that type, use the value. The other
+    way round, a whole number where the schema wants text becomes text: Ensembl names its
+    chromosomes ``1``, ``8``, ``X``, and YAML reads ``chroms: [1, 8]`` as numbers. Anything
     else is left for :func:`validate_config` to report.
     """
     cfg = copy.deepcopy(dict(cfg or {}))
     fixes = []
     for error in jsonschema.Draft202012Validator(schema()).iter_errors(cfg):
-        if error.validator != "type" or not isinstance(error.instance, str):
+        if error.validator != "type":
             continue
         types = error.validator_value
         types = [types] if isinstance(types, str) else types
-        value = _scalar(error.instance, number="number" in types)
+        if isinstance(error.instance, int) and not isinstance(error.instance, bool):
+            if "string" in types:  # chromosome 8 (Ensembl), unquoted in YAML: "8"
+                fixes.append((list(error.absolute_path), str(error.instance)))
+            continue
+        if not isinstance(error.instance, str):
+            continue
+        value = _scalar(error.instance, number="number" in types or "integer" in types)
         if not isinstance(value, str) and jsonschema.Draft202012Validator({"type": types}).is_valid(
             value
         ):

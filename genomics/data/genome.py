@@ -28,10 +28,10 @@ from genomics.data.chroms import ChromAliases
 from genomics.data.encoding import N_CODE, encode, invalid_positions, one_hot
 from genomics.data.store import ChromStore
 from genomics.io import (
-    atomic_path,
     atomic_write_text,
     fingerprint,
     invalidate_store,
+    new_npy_memmap,
     write_manifest,
 )
 
@@ -66,6 +66,11 @@ def _decompress(path: Path, workdir: Path) -> Path:
 def _open_fasta(path: Path, workdir: Path) -> pyfaidx.Fasta:
     """Open with pyfaidx; build the ``.fai`` in ``workdir`` when it is missing and the
     FASTA's own folder is not writable."""
+    if path.suffix in (".gz", ".bgz") and not _is_gzip(path):
+        raise ValueError(
+            f"{path}: the name ends in {path.suffix} but the file is not compressed; "
+            f"rename it without {path.suffix} (or compress it with bgzip)"
+        )
     fai = Path(f"{path}.fai")
     indexname = None
     if not fai.is_file() and not os.access(path.parent, os.W_OK):
@@ -104,26 +109,25 @@ def _select(names: Sequence[str], lengths: dict[str, int], chroms, min_length, f
     return keep
 
 
-def _write_chrom(fasta: pyfaidx.Fasta, chrom: str, length: int, out: Path, bar) -> float:
-    """Stream one chromosome into ``out/<chrom>.npy``; return its N fraction."""
+def _write_chrom(fasta: pyfaidx.Fasta, chrom: str, length: int, path: Path, bar) -> float:
+    """Stream one chromosome into the ``.npy`` file ``path``; return its N fraction."""
     n_count = 0
-    with atomic_path(out / f"{chrom}.npy") as tmp:
-        codes = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(length,))
-        for start in range(0, length, _CHUNK):
-            end = min(start + _CHUNK, length)
-            chunk = encode(fasta[chrom][start:end])
-            bad = invalid_positions(chunk)
-            if bad.size:
-                pos = start + int(bad[0])
-                raise ValueError(
-                    f"{fasta.filename}: sequence {chrom!r} has a character that is not a "
-                    f"base or IUPAC code at position {pos + 1} (1-based)"
-                )
-            codes[start:end] = chunk
-            n_count += int(np.count_nonzero(chunk == N_CODE))
-            bar.update(end - start)
-        codes.flush()
-        del codes
+    codes = new_npy_memmap(path, dtype=np.uint8, shape=(length,))
+    for start in range(0, length, _CHUNK):
+        end = min(start + _CHUNK, length)
+        chunk = encode(fasta[chrom][start:end])
+        bad = invalid_positions(chunk)
+        if bad.size:
+            pos = start + int(bad[0])
+            raise ValueError(
+                f"{fasta.filename}: sequence {chrom!r} has a character that is not a "
+                f"base or IUPAC code at position {pos + 1} (1-based)"
+            )
+        codes[start:end] = chunk
+        n_count += int(np.count_nonzero(chunk == N_CODE))
+        bar.update(end - start)
+    codes.flush()
+    del codes
     return n_count / max(length, 1)
 
 
@@ -150,10 +154,13 @@ def build_genome_store(
     dict, the store's manifest.
     """
     fasta, out = Path(fasta), Path(out)
+    if fasta.is_dir():
+        raise ValueError(f"genome.fasta: {fasta} is a folder; give the FASTA file in it")
     if not fasta.is_file():
         raise FileNotFoundError(f"FASTA {fasta} does not exist; set genome.fasta in the config")
     out.mkdir(parents=True, exist_ok=True)
-    invalidate_store(out)
+    # Everything is built in a scratch folder inside ``out`` and renamed into place only
+    # once all of it is good: bad input leaves an older store there as it was.
     with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as work:
         work = Path(work)
         source = _decompress(fasta, work) if _is_gzip(fasta) else fasta
@@ -168,8 +175,12 @@ def build_genome_store(
         disable = None if progress is None else not progress
         with tqdm(total=total, unit="bp", unit_scale=True, desc="genome", disable=disable) as bar:
             for chrom in keep:
-                n_fraction[chrom] = round(_write_chrom(fa, chrom, lengths[chrom], out, bar), 6)
+                path = work / f"{chrom}.npy"
+                n_fraction[chrom] = round(_write_chrom(fa, chrom, lengths[chrom], path, bar), 6)
         fa.close()
+        invalidate_store(out)
+        for chrom in keep:
+            os.replace(work / f"{chrom}.npy", out / f"{chrom}.npy")
     atomic_write_text(out / "chrom.sizes", "".join(f"{c}\t{lengths[c]}\n" for c in keep))
     manifest = write_manifest(
         out,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from genomics.data.chroms import ChromAliases
-from genomics.io import read_manifest
+from genomics.io import content_digest, read_manifest
 
 __all__ = ["ChromStore", "few"]
 
@@ -47,8 +47,9 @@ class ChromStore:
 
     @property
     def digest(self) -> str:
-        """Identifies this exact store (downstream manifests record it)."""
-        return self.manifest["digest"]
+        """Identifies what this store holds (downstream manifests and models record it);
+        the same for a rebuild from the same inputs under another path spelling."""
+        return content_digest(self.manifest)
 
     @property
     def chroms(self) -> list[str]:

@@ -35,6 +35,7 @@ from genomics.io import (
     atomic_write_text,
     fingerprint,
     invalidate_store,
+    new_npy_memmap,
     write_manifest,
 )
 
@@ -47,6 +48,7 @@ FORMAT_VERSION = 1
 COMMAND = "genomics targets"
 DTYPES = ("float32", "float16")
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
+_LENGTH_SLACK = 1000  # bp a bigWig chromosome may fall short of the genome's (chrM/MT: 2)
 TABLE_COLUMNS = (
     "index",
     "name",
@@ -67,7 +69,9 @@ TABLE_COLUMNS = (
 
 def _open_source(track: Mapping[str, Any]):
     """The track's chromosome names, ``chunks(name, length, bin_size)`` giving its binned
-    chunks (see :mod:`genomics.data.binning`), and a function that closes the file."""
+    chunks (see :mod:`genomics.data.binning`), ``mismatch(name, length)`` giving None if
+    the track's chromosome ``name`` fits a genome chromosome of ``length`` bp, else
+    ``(fatal, how)`` (see :func:`_check_assembly`), and a function that closes the file."""
     path = track["path"]
     if track["kind"] == "coverage":
         try:
@@ -76,14 +80,20 @@ def _open_source(track: Mapping[str, Any]):
             bw = None
         if bw is None or not bw.isBigWig():
             raise ValueError(f"track {track['name']!r}: cannot open {path} as a bigWig")
-        names = list(bw.chroms())
+        sizes = dict(bw.chroms())
 
         def chunks(name, length, bin_size):
             return iter_bigwig_bins(
                 bw, name, length, bin_size=bin_size, aggregate=track["aggregate"], source=path
             )
 
-        return names, chunks, bw.close
+        def mismatch(name, length):
+            if sizes[name] == length:
+                return None
+            text = f"{sizes[name]:,} bp in the bigWig, {length:,} bp in the genome"
+            return sizes[name] < length - _LENGTH_SLACK, text
+
+        return list(sizes), chunks, mismatch, bw.close
     peaks = read_peaks(path)
     if not peaks:
         raise ValueError(f"track {track['name']!r}: {path} holds no intervals")
@@ -92,7 +102,55 @@ def _open_source(track: Mapping[str, Any]):
         starts, ends = peaks[name]
         return iter_peak_bins(starts, ends, length, bin_size=bin_size, mode=track["peak_mode"])
 
-    return list(peaks), chunks, lambda: None
+    def mismatch(name, length):
+        past = int(np.count_nonzero(peaks[name][0] >= length))
+        if not past:
+            return None
+        n = len(peaks[name][0])
+        return False, f"{past} of its {n} intervals start past the genome's end ({length:,} bp)"
+
+    return list(peaks), chunks, mismatch, lambda: None
+
+
+def _check_assembly(track: Mapping[str, Any], problems: dict[str, tuple[bool, str]]) -> None:
+    """Act on chromosomes whose lengths do not fit the genome (``chrom -> (fatal, how)``).
+
+    Fatal: a bigWig chromosome shorter than the genome's by more than ``_LENGTH_SLACK``, so
+    the genome's sequence past its end would train on zeros that are not measurements; it
+    is another assembly (hg38 on hg19). Otherwise a warning, and the data past the genome's
+    end are left out: a track longer than the genome fits a cut-down genome (one region of
+    a chromosome), and hg19's chrM is 2 bp longer than GRCh37's MT.
+    """
+    if not problems:
+        return
+    fatal = {c: how for c, (bad, how) in problems.items() if bad}
+    if fatal:
+        listed = "; ".join(f"{c}: {how}" for c, how in list(fatal.items())[:3])
+        raise ValueError(
+            f"track {track['name']!r}: {track['path']} is shorter than the genome store on "
+            f"{len(fatal)} chromosome(s) ({listed}); is it for another assembly? Use a "
+            "track made on the genome's assembly (or lift it over)"
+        )
+    listed = "; ".join(f"{c}: {how}" for c, (_, how) in list(problems.items())[:3])
+    log.warning(
+        "track %r (%s): %d chromosome(s) do not fit the genome store (%s); data past the "
+        "genome's end are left out (another assembly, or a cut-down genome?)",
+        track["name"],
+        track["path"],
+        len(problems),
+        listed,
+    )
+
+
+def _check_signal(values: np.ndarray, track: Mapping, chrom: str, first_bin: int) -> None:
+    """Coverage must be >= 0: the Poisson loss of a negative target is meaningless."""
+    if values.size and values.min() < 0:
+        i = int(np.argmin(values))
+        raise ValueError(
+            f"track {track['name']!r}: {track['path']} has negative signal ({values[i]:.6g} "
+            f"in {chrom} bin {first_bin + i}); a coverage track must be >= 0 (reads, fold "
+            "change, -log10 p): a log-ratio or z-score track cannot be one"
+        )
 
 
 def _check_float16(values: np.ndarray, track: Mapping, chrom: str, first_bin: int) -> None:
@@ -126,7 +184,7 @@ def _fill_track(
     -------
     dict: stats (sum, nonzero_fraction, max) and the chromosome names that did not match.
     """
-    names, chunks, close = _open_source(track)
+    names, chunks, mismatch, close = _open_source(track)
     try:
         genome = ChromAliases(files)
         mine: dict[str, str] = {}  # genome name -> track name
@@ -143,6 +201,8 @@ def _fill_track(
                 f"genome store (the track has {few(names)}; the genome has {few(list(files))}); "
                 "is it for another assembly?"
             )
+        problems = {g: p for g, n in mine.items() if (p := mismatch(n, files[g][1]))}
+        _check_assembly(track, problems)
         total, nonzero, n_bins, peak = 0.0, 0, 0, -np.inf
         for chrom, (path, length) in files.items():
             if chrom in mine:
@@ -154,6 +214,8 @@ def _fill_track(
                         soft_clip=track["soft_clip"],
                         clip=track["clip"],
                     )
+                    if track["kind"] == "coverage":
+                        _check_signal(values, track, chrom, first)
                     if dtype == "float16":
                         _check_float16(values, track, chrom, first)
                     stored = values.astype(dtype)
@@ -227,15 +289,12 @@ def build_target_store(
     tracks = load_tracks(tracks)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    invalidate_store(out)
     n_bins = {c: -(-length // bin_size) for c, length in genome.sizes.items()}
     with contextlib.ExitStack() as stack:
         files: dict[str, tuple[str, int]] = {}
         for chrom, length in genome.sizes.items():
             tmp = stack.enter_context(atomic_path(out / f"{chrom}.npy"))
-            arr = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=dtype, shape=(n_bins[chrom], len(tracks))
-            )
+            arr = new_npy_memmap(tmp, dtype=dtype, shape=(n_bins[chrom], len(tracks)))
             del arr  # a new file is all zeros: chromosomes a track lacks stay 0
             files[chrom] = (str(tmp), length)
         total = sum(genome.sizes.values()) * len(tracks)
@@ -245,6 +304,9 @@ def build_target_store(
                 _fill_track(i, track, files, bin_size=bin_size, dtype=dtype, done=bar.update)
                 for i, track in enumerate(tracks)
             ]
+        # every track is binned: only now does the older store stop being trusted, as the
+        # new arrays are renamed into place (bad input above leaves it as it was)
+        invalidate_store(out)
     rows = []
     for i, (track, st) in enumerate(zip(tracks, stats, strict=True)):
         if st["missing"]:

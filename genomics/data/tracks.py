@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import itertools
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -65,20 +66,47 @@ def _head_text(path: Path) -> str | None:
         return head[: e.start].decode("utf-8")
 
 
-def _bed_problem(text: str) -> str | None:
-    """Why ``text`` does not start like a BED file, or None if it does."""
+_BEDGRAPH = "convert it with bedGraphToBigWig and use kind: coverage"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _bed_problem(text: str, *, declared: str = "auto") -> str | None:
+    """Why ``text`` does not start like a BED file, or None if it does.
+
+    With ``declared="auto"`` a file of exactly four columns whose fourth is a number on
+    every line is taken for a bedGraph (a signal, not peaks: binning it as peaks would turn
+    every interval into a 1) unless its name column could be peak names (whole numbers on
+    intervals that do not touch); ``declared="peaks"`` reads such a file as peaks.
+    """
     lines = text.splitlines()
     if len(lines) > 1 and not text.endswith("\n"):
         lines = lines[:-1]  # cut off at the end of the sniffed bytes
+    data = []
     for line in lines:
         if line.startswith("track") and "bedgraph" in line.lower():
-            return "it is a bedGraph; convert it with bedGraphToBigWig and use kind: coverage"
+            return f"it is a bedGraph; {_BEDGRAPH}"
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         fields = line.split()
-        if len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit()):
+        if not data and (len(fields) < 3 or not (fields[1].isdigit() and fields[2].isdigit())):
             return f"its first data line is not chrom<TAB>start<TAB>end: {line[:60]!r}"
-        return None
+        data.append(fields)
+    signal = bool(data) and all(len(f) == 4 and _is_number(f[3]) for f in data)
+    if signal and declared == "auto":
+        whole = all(float(f[3]).is_integer() for f in data)
+        touching = any(a[0] == b[0] and a[2] == b[1] for a, b in itertools.pairwise(data))
+        if touching or not whole:
+            return (
+                f"its 4th column is a number on every line ({' '.join(data[0])!r}), as in a "
+                f"bedGraph; {_BEDGRAPH} (or set kind: peaks if these are peaks)"
+            )
     return None
 
 
@@ -116,12 +144,17 @@ def sniff_kind(path: str | Path, declared: str = "auto", *, where: str = "") -> 
             "bigBedToBed and use the BED file"
         )
     text = _head_text(path)
+    if text is None and head[:2] == b"\x1f\x8b":
+        raise ValueError(
+            f"{where}: {path} is gzip-compressed but cannot be read as text (truncated or "
+            "damaged?); download or compress it again"
+        )
     if text is None:
         raise ValueError(
             f"{where}: {path} is neither a bigWig nor BED-like text (first bytes {head!r}); "
             "give a bigWig (coverage) or a BED/narrowPeak file, gz or not (peaks)"
         )
-    problem = _bed_problem(text)
+    problem = _bed_problem(text, declared=declared)
     if problem:
         raise ValueError(f"{where}: {path} is not a BED/narrowPeak file: {problem}")
     return "peaks"
@@ -163,12 +196,22 @@ def _cell(value: str, spec: dict, where: str, key: str) -> Any:
 
 def _read_table(table: Path) -> list[tuple[str, dict]]:
     """``(where, track)`` per row of a tracks table; paths made relative to the table."""
+    if table.is_dir():
+        raise ValueError(f"targets.tracks: {table} is a folder; give the tracks table (a TSV)")
     if not table.is_file():
         raise FileNotFoundError(f"tracks table {table} does not exist; fix targets.tracks")
     props = track_schema()["properties"]
     rows: list[tuple[str, dict]] = []
     header: list[str] | None = None
-    for lineno, line in enumerate(table.read_text().splitlines(), 1):
+    try:
+        text = table.read_text(encoding="utf-8-sig")  # -sig: Excel's "UTF-8 CSV" has a BOM
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{table}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+            "targets.tracks takes a tab-separated tracks table (see the README), not a "
+            "track file itself; if it is a table, save it as UTF-8"
+        ) from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         cells = [c.strip() for c in line.split("\t")]
@@ -261,8 +304,11 @@ def load_tracks(
         seen[name] = where
         path = Path(track["path"])
         if not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            hint = " (relative paths in a tracks table start at the table's folder)"
             raise FileNotFoundError(
-                f"{where}: track {name!r} file {path} does not exist; fix its path"
+                f"{where}: track {name!r} file {path} {what}; fix its path"
+                + (hint if " line " in where else "")
             )
         track["path"] = str(path)
         track["kind"] = sniff_kind(path, track["kind"], where=f"{where}: track {name!r}")

@@ -27,7 +27,9 @@ from genomics.data.chroms import ChromAliases
 from genomics.data.encoding import N_CODE
 from genomics.data.genome import GenomeStore
 from genomics.io import (
+    StoreError,
     atomic_write_text,
+    content_digest,
     fingerprint,
     invalidate_store,
     read_manifest,
@@ -42,6 +44,7 @@ __all__ = [
     "read_bed_intervals",
     "read_windows",
     "tile_windows",
+    "windows_manifest",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,12 @@ class Region:
     chrom: str
     start: int = 0
     end: int | None = None
+
+    def __str__(self) -> str:
+        """As a user writes it: ``chr3`` or ``chr20:40000001-46000000`` (1-based)."""
+        if self.start == 0 and self.end is None:
+            return self.chrom
+        return f"{self.chrom}:{self.start + 1}-{'end' if self.end is None else self.end}"
 
 
 def parse_region(text: str) -> Region:
@@ -111,13 +120,23 @@ def read_bed_intervals(
     if not path.is_file():
         raise FileNotFoundError(f"BED file {path} does not exist")
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    unknown = []
     for chrom, (starts, ends) in read_peaks(path).items():
         name = aliases.resolve(chrom)
         if name is None:
+            unknown.append(chrom)
             continue
         if name in out:  # two spellings of one chromosome (chr1 and 1)
             starts, ends = merge_intervals(np.r_[out[name][0], starts], np.r_[out[name][1], ends])
         out[name] = (starts, ends)
+    if unknown:
+        log.warning(
+            "%s: %d chromosome name(s) not in the genome store, ignored: %s%s",
+            path,
+            len(unknown),
+            ", ".join(unknown[:5]),
+            "" if out else " (no interval of this file is used: is it for another assembly?)",
+        )
     return out
 
 
@@ -210,11 +229,12 @@ def build_windows(
     for v in valid_r:
         if _inside(test_r, v.chrom, v.start, v.end)[1]:
             raise ValueError(f"windows.split: valid region {v} overlaps a test region")
+    if blacklist and not Path(blacklist).is_file():
+        raise FileNotFoundError(f"windows.blacklist: BED file {blacklist} does not exist")
     black = read_bed_intervals(blacklist, genome.aliases) if blacklist else {}
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    invalidate_store(out)
     splits: dict[str, list[tuple[str, int, int]]] = {s: [] for s in SPLITS}
     counts = {"dropped_n": 0, "dropped_blacklist": 0, "dropped_boundary": 0}
     for w in tile_windows(genome.sizes, length, stride):
@@ -237,6 +257,7 @@ def build_windows(
                 "windows.length or raise windows.max_n_fraction"
             )
         counts[split] = len(ws)
+    invalidate_store(out)  # only now: bad input above leaves an older windows folder as it was
     for split, ws in splits.items():
         atomic_write_text(out / f"{split}.bed", "".join(f"{c}\t{s}\t{e}\n" for c, s, e in ws))
     inputs = {"genome": genome.digest}
@@ -262,12 +283,35 @@ def build_windows(
     return counts
 
 
-def read_windows(folder: str | Path, split: str) -> list[tuple[str, int, int]]:
-    """The windows of one split from a windows folder (checked against its manifest)."""
+def windows_manifest(folder: str | Path, *, genome: GenomeStore | None = None) -> dict:
+    """The checked manifest of a windows folder, with its ``content_digest`` added.
+
+    Parameters
+    ----------
+    genome : when given, the windows must have been cut from this genome store (same
+        content digest); otherwise a :class:`~genomics.io.StoreError` says to rerun
+        ``genomics windows``.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder, kind=KIND, format_version=FORMAT_VERSION, command=COMMAND)
+    if genome is not None and manifest["inputs"]["genome"] != genome.digest:
+        raise StoreError(
+            f"{folder}: these windows were cut from another genome store (digest "
+            f"{manifest['inputs']['genome']}) than {genome.path} (digest {genome.digest}); "
+            f"rerun `{COMMAND}` with this genome store"
+        )
+    return {**manifest, "content_digest": content_digest(manifest)}
+
+
+def read_windows(
+    folder: str | Path, split: str, *, genome: GenomeStore | None = None
+) -> list[tuple[str, int, int]]:
+    """The windows of one split from a windows folder (checked against its manifest, and
+    against ``genome`` when given: see :func:`windows_manifest`)."""
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
     folder = Path(folder)
-    read_manifest(folder, kind=KIND, format_version=FORMAT_VERSION, command=COMMAND)
+    windows_manifest(folder, genome=genome)
     windows = []
     with open(folder / f"{split}.bed") as fh:
         for line in fh:

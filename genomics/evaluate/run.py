@@ -46,7 +46,14 @@ def evaluate_from_config(
             f"{model_dir} was trained on another target store than {targets_dir} "
             "(digest differs); evaluate it against the store it was trained on, or retrain"
         )
-    windows = read_windows(windows_dir, split)
+    windows = read_windows(windows_dir, split, genome=genome)
+    length = windows[0][2] - windows[0][1]
+    if length != spec["seq_len"]:
+        raise ValueError(
+            f"{windows_dir} holds {length}-bp windows but {model_dir} was trained on "
+            f"{spec['seq_len']}-bp windows; rerun `genomics windows` with windows.length "
+            f"{spec['seq_len']} (the model's config.yaml) into another folder"
+        )
     dataset = WindowDataset(genome, targets, windows, crop_bins=spec["crop_bins"], encoding="codes")
     ec = cfg["evaluate"]
     res = evaluate_dataset(

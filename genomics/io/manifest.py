@@ -18,7 +18,14 @@ from typing import Any
 
 from genomics.io.atomic import atomic_write_text
 
-__all__ = ["StoreError", "fingerprint", "invalidate_store", "read_manifest", "write_manifest"]
+__all__ = [
+    "StoreError",
+    "content_digest",
+    "fingerprint",
+    "invalidate_store",
+    "read_manifest",
+    "write_manifest",
+]
 
 MANIFEST = "manifest.json"
 _FULL_HASH_LIMIT = 64 << 20
@@ -50,6 +57,28 @@ def fingerprint(path: str | Path) -> str:
 def _digest(body: dict) -> str:
     text = json.dumps(body, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _without_paths(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items() if k != "path"}
+    if isinstance(value, list):
+        return [_without_paths(v) for v in value]
+    return value
+
+
+def content_digest(manifest: dict) -> str:
+    """What a store holds, as 16 hex digits: its manifest without paths, file sizes (a
+    table that records paths changes size with them; the sizes are checked on reading),
+    the genomics version and the integrity digest.
+
+    Two builds from the same inputs (by fingerprint) with the same parameters have the same
+    content digest, however their paths were spelled (``results/genome`` or an absolute
+    path); downstream stages and models record and compare this one.
+    """
+    skip = ("digest", "genomics_version", "files")
+    body = {k: v for k, v in manifest.items() if k not in skip}
+    return _digest(_without_paths(body))
 
 
 def invalidate_store(store: str | Path) -> None:

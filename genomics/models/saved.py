@@ -85,7 +85,10 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> tup
     try:
         spec = json.loads(spec_path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{spec_path}: damaged ({e})") from None
+        raise ValueError(
+            f"{spec_path}: damaged ({e}); rerun `genomics train` into {folder} (it rewrites "
+            "it from its checkpoints) or retrain"
+        ) from None
     if spec.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{spec_path}: model format {spec.get('format_version')}, expected {FORMAT_VERSION}"
@@ -94,7 +97,10 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> tup
     try:
         state = load_file(str(weights_path))
     except Exception as e:  # safetensors raises its own error types for damaged files
-        raise ValueError(f"{weights_path}: damaged weights file ({e})") from None
+        raise ValueError(
+            f"{weights_path}: damaged weights file ({e}); rerun `genomics train` into "
+            f"{folder} (it rewrites the weights from its checkpoints) or retrain"
+        ) from None
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import torch
 from genomics.io import atomic_path
 
 __all__ = [
+    "CheckpointMismatch",
     "config_diff",
     "latest_checkpoint",
     "load_checkpoint",
     "resume_key",
     "save_checkpoint",
+    "set_aside_if_changed",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,18 +94,33 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: str | Path, *, cfg: dict | None = None) -> dict:
+class CheckpointMismatch(ValueError):
+    """A checkpoint made with another config or on other data: it cannot resume this run."""
+
+
+def load_checkpoint(
+    path: str | Path, *, cfg: dict | None = None, data: dict | None = None, mmap: bool = False
+) -> dict:
     """Load a checkpoint (``weights_only=True``) and, given ``cfg``, check it was made by
-    a config that computes the same training.
+    a config that computes the same training; given ``data`` (the content digests of the
+    stores trained on, e.g. ``{"genome": ..., "targets": ..., "windows": ...}``), check it
+    was made on the same data.
+
+    Parameters
+    ----------
+    mmap : map the tensors from the file instead of reading them (a cheap check of the
+        config and data only; do not train from such a state).
 
     Raises
     ------
+    CheckpointMismatch
+        It was made with a different config or other data (naming the keys or stores).
     ValueError
-        The file is damaged, or it was made with a different config (naming the keys).
+        The file is damaged or is not a training checkpoint.
     """
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # torch raises many types for a damaged file
         raise ValueError(
             f"checkpoint {path} is damaged and cannot be loaded ({type(e).__name__}: "
@@ -111,11 +129,46 @@ def load_checkpoint(path: str | Path, *, cfg: dict | None = None) -> dict:
         ) from None
     if not isinstance(state, dict) or "model" not in state or "resume_key" not in state:
         raise ValueError(f"checkpoint {path} is not a genomics training checkpoint")
+    fix = (
+        "train into a new output folder, or delete its checkpoints to start over "
+        "(--restart-if-changed sets them aside and starts over)"
+    )
     if cfg is not None:
         diff = config_diff(state["resume_key"], resume_key(cfg))
         if diff:
-            raise ValueError(
-                f"checkpoint {path} was made with another config ({'; '.join(diff[:5])}); "
-                "train into a new output folder, or delete its checkpoints to start over"
+            raise CheckpointMismatch(
+                f"checkpoint {path} was made with another config ({'; '.join(diff[:5])}); {fix}"
+            )
+    if data is not None and state.get("data") is not None:
+        diff = config_diff(state["data"], data)
+        if diff:
+            stores = ", ".join(d.split(":")[0] for d in diff)
+            raise CheckpointMismatch(
+                f"checkpoint {path} was made on other data (the {stores} store changed since: "
+                f"{'; '.join(diff[:3])}); {fix}"
             )
     return state
+
+
+def set_aside_if_changed(folder: str | Path, *, cfg: dict, data: dict | None = None) -> bool:
+    """If the newest checkpoint in ``folder`` was made with another config or on other data,
+    rename ``folder`` to ``<folder>.superseded`` (replacing an older one there) so that
+    training starts over; return whether it did. A damaged checkpoint is still an error.
+
+    This is what a workflow wants: Snakemake reruns the train rule exactly when its config
+    or its input stores changed, and the rerun should train on the new ones.
+    """
+    folder = Path(folder)
+    ckpt = latest_checkpoint(folder)
+    if ckpt is None:
+        return False
+    try:
+        load_checkpoint(ckpt, cfg=cfg, data=data, mmap=True)
+    except CheckpointMismatch as e:
+        aside = folder.with_name(folder.name + ".superseded")
+        shutil.rmtree(aside, ignore_errors=True)
+        folder.rename(aside)
+        log.warning("%s", str(e).split("; train into")[0])
+        log.warning("those checkpoints are set aside in %s: training starts over", aside)
+        return True
+    return False

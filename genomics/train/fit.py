@@ -134,6 +134,7 @@ def fit(
     track_kinds: list[str],
     env: DistEnv | None = None,
     on_best=None,
+    data: dict | None = None,
 ) -> FitResult:
     """Train ``model`` in place on ``train_set``; validate on ``valid_set``.
 
@@ -144,6 +145,8 @@ def fit(
     out : the model folder; ``checkpoints/`` and ``metrics.tsv`` go there.
     dtype : autocast dtype (torch.bfloat16 on CUDA; torch.float32 means none).
     on_best : called as ``on_best(model, step, value)`` on rank 0 whenever validation improves.
+    data : content digests of the stores trained on (``{"genome", "targets", "windows"}``);
+        kept in checkpoints, and a checkpoint made on other data is refused.
 
     Returns
     -------
@@ -180,7 +183,7 @@ def fit(
     st = _State()
     ckpt = latest_checkpoint(ckpt_dir)
     if ckpt is not None:
-        state = load_checkpoint(ckpt, cfg=cfg)
+        state = load_checkpoint(ckpt, cfg=cfg, data=data)
         if state["world_size"] != env.world_size:
             raise ValueError(
                 f"checkpoint {ckpt} was made by {state['world_size']} processes, this run has "
@@ -215,6 +218,7 @@ def fit(
                     "world_size": env.world_size,
                     "resume_key": resume_key(cfg),
                     "config": cfg,
+                    "data": data,
                 },
                 step=st.step,
                 keep=tc["keep_checkpoints"],

@@ -23,11 +23,11 @@ from genomics.config import dump_config
 from genomics.data.dataset import WindowDataset
 from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
-from genomics.data.windows import read_windows
+from genomics.data.windows import read_windows, windows_manifest
 from genomics.evaluate.metrics import METRICS, METRICS_BY_KIND
 from genomics.io import atomic_write_text
 from genomics.models.saved import build_from_spec, save_model, save_weights
-from genomics.train.checkpoint import latest_checkpoint
+from genomics.train.checkpoint import latest_checkpoint, set_aside_if_changed
 from genomics.train.device import resolve_device, resolve_precision
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
@@ -63,8 +63,14 @@ def train_from_config(
     targets_dir: str | Path,
     windows_dir: str | Path,
     out: str | Path,
+    restart_if_changed: bool = False,
 ) -> FitResult:
-    """Train the configured model and export it to ``out`` (see module docstring)."""
+    """Train the configured model and export it to ``out`` (see module docstring).
+
+    A rerun resumes from the newest checkpoint in ``out/checkpoints``; one made with
+    another config or on other data is an error, or with ``restart_if_changed`` is set
+    aside (``checkpoints.superseded``) and training starts over.
+    """
     tc = cfg["train"]
     device = resolve_device(tc["device"])
     env = init_distributed(device.type)
@@ -78,6 +84,7 @@ def train_from_config(
 
     genome, targets = GenomeStore(genome_dir), TargetStore(targets_dir)
     targets.check_genome(genome)
+    windows = windows_manifest(windows_dir, genome=genome)
     train_w, valid_w = read_windows(windows_dir, "train"), read_windows(windows_dir, "valid")
     seq_len = train_w[0][2] - train_w[0][1]
     if seq_len != cfg["windows"]["length"]:
@@ -108,7 +115,10 @@ def train_from_config(
 
     spec = model_spec(cfg, targets, genome)
     torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
-    model = build_from_spec(spec)
+    try:
+        model = build_from_spec(spec)
+    except ValueError as e:  # hyperparameters that contradict each other
+        raise ValueError(f"model.{spec['name']}: {e}") from None
     model.output_bins(seq_len)  # a window the model cannot take fails here, not mid-epoch
     if tc["init_output_bias"]:
         means = track_means(targets, train_w, crop_bins=cfg["windows"]["crop_bins"])
@@ -127,9 +137,15 @@ def train_from_config(
         str(dtype).removeprefix("torch."),
     )
 
+    data = {
+        "genome": genome.digest,
+        "targets": targets.digest,
+        "windows": windows["content_digest"],
+    }
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "config.yaml", dump_config(cfg))
+        if restart_if_changed:
+            set_aside_if_changed(out / "checkpoints", cfg=cfg, data=data)
     env.barrier()
 
     best_path = out / "best.safetensors"
@@ -151,6 +167,7 @@ def train_from_config(
         track_kinds=spec["track_kinds"],
         env=env,
         on_best=on_best,
+        data=data,
     )
     if env.is_main:
         spec["n_parameters"] = n_params
@@ -164,6 +181,9 @@ def train_from_config(
             # wall time summed over resumed runs; None when an old checkpoint lacked it
             "seconds": round(result.seconds, 3) if math.isfinite(result.seconds) else None,
         }
+        # written with the weights, not before training: a run refused at its checkpoint
+        # (another config, other data) leaves the folder's config.yaml as it was
+        atomic_write_text(out / "config.yaml", dump_config(cfg))
         save_model(out, model, spec, weights=best_path if best_path.is_file() else None)
         log.info(
             "model saved to %s (%s weights, step %s)",

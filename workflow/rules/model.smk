@@ -22,9 +22,12 @@ rule train:
         "logs/train.log",
     benchmark:
         "logs/train.benchmark.tsv"
+    # A rerun after a kill resumes from the checkpoints; a rerun because the config or the
+    # stores changed finds checkpoints of the old run, sets them aside and starts over.
     shell:
         "{params.launcher} train --config {params.config} --genome results/genome"
-        " --targets results/targets --windows results/windows --out $(dirname {output.weights}) > {log} 2>&1"
+        " --targets results/targets --windows results/windows --out $(dirname {output.weights})"
+        " --restart-if-changed > {log} 2>&1"
 
 
 rule evaluate:
