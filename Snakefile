@@ -4,7 +4,11 @@
 #   snakemake --profile workflow/profiles/slurm ...  # per-chromosome jobs on a cluster
 
 
-configfile: "configs/default.yaml"
+# The default config, unless config files are given with --configfile: then those alone
+# (Snakemake would otherwise lay them over this one and mix in its keys), plus --config.
+if not workflow.overwrite_configfiles:
+
+    configfile: "configs/default.yaml"
 
 
 include: "workflow/rules/common.smk"

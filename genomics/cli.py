@@ -133,7 +133,8 @@ def cmd_evaluate(args, cfg) -> None:
 
     name = cfg["model"]["name"]
     model = args.model or Path("results/model") / name
-    out = _out_folder(args.out or Path("results/eval") / model.name)
+    default = model.name if args.split == "test" else f"{model.name}-{args.split}"
+    out = _out_folder(args.out or Path("results/eval") / default)
     evaluate_from_config(
         cfg,
         model_dir=model,
@@ -188,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--restart-if-changed",
         action="store_true",
         help="if the folder's checkpoints were made with another config or on other data, "
-        "set them aside (checkpoints.superseded/) and train from scratch instead of stopping "
-        "with an error (the workflow passes this: it reruns train only when those changed)",
+        "set them aside (superseded/<run>/) and train this config (resuming its own run if "
+        "one was set aside earlier) instead of stopping with an error; the workflow passes "
+        "this, as it reruns train only when those changed",
     )
     p.set_defaults(func=cmd_train)
 
@@ -203,7 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", default="test", choices=["train", "valid", "test"], help="which windows"
     )
     p.add_argument(
-        "--out", type=Path, help="output folder (default: results/eval/<model folder name>)"
+        "--out",
+        type=Path,
+        help="output folder (default: results/eval/<model folder name>, with -<split> "
+        "for a split other than test)",
     )
     p.set_defaults(func=cmd_evaluate)
 

@@ -143,3 +143,29 @@ def test_whole_number_floats_become_ints_and_set_errors_say_so(tmp_path):
         load_config(path, ["train.batch_size=2.5"])
     with pytest.raises(ConfigError, match=r"^--set: train\.batch_size"):
         load_config(None, ["train.batch_size=2.5"])
+
+
+def test_stage_inputs_lists_track_files_and_refuses_missing_ones(tmp_path, monkeypatch):
+    from genomics.config.inputs import stage_inputs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.fa").write_text(">chr1\nACGT\n")
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "a.bw").write_bytes(b"x")
+    (tmp_path / "t" / "tracks.tsv").write_text("name\tpath\na\ta.bw\n")
+    cfg = load_config(overrides=["genome.fasta=ref.fa", "targets.tracks=t/tracks.tsv"])
+    assert stage_inputs(cfg) == {
+        "genome": ["ref.fa"],
+        "targets": ["t/tracks.tsv", "t/a.bw"],
+        "windows": [],
+    }
+    # files the workflow makes itself (the synthetic default) need not exist yet
+    assert stage_inputs(load_config())["targets"] == ["results/sim/tracks.tsv"]
+    with pytest.raises(FileNotFoundError, match=r"genome\.fasta: nope\.fa does not exist"):
+        stage_inputs(load_config(overrides=["genome.fasta=nope.fa"]))
+    (tmp_path / "t" / "tracks.tsv").write_text("name\tpath\na\ta.bw\nb\tb.bw\n")
+    with pytest.raises(FileNotFoundError, match=r"a track of t/tracks\.tsv: t/b\.bw does not"):
+        stage_inputs(cfg)
+    (tmp_path / "t" / "tracks.tsv").write_text("name\tpath\na\ta.bw\n")
+    with pytest.raises(FileNotFoundError, match=r"windows\.blacklist: bl\.bed does not exist"):
+        stage_inputs({**cfg, "windows": {**cfg["windows"], "blacklist": "bl.bed"}})

@@ -247,20 +247,41 @@ def test_checkpoint_from_another_config_is_refused(trained, tmp_path, caplog):
     assert err.count("\n") == 1  # one line, no traceback
     assert (model / "weights.safetensors").is_file()  # nothing lost
     assert "dim: 16" in (model / "config.yaml").read_text()  # still the config of its weights
-    # what the workflow passes: the old checkpoints are set aside and training starts over
+    # what the workflow passes: the old run is set aside and training starts over
     old = _weights(model)
-    code, err = run_cli(
-        root, ["train", "--config", str(other), "--out", str(model), "--restart-if-changed"]
-    )
+    restart = ["--out", str(model), "--restart-if-changed"]
+    code, err = run_cli(root, ["train", "--config", str(other), *restart])
     assert code == 0, err
-    assert "set aside in" in caplog.text and "training starts over" in caplog.text
-    assert sorted(p.name for p in (model / "checkpoints.superseded").iterdir()) == [
+    assert "model.convformer.dim: 16 != 32): set aside in" in caplog.text
+    assert "training starts over" in caplog.text
+    (aside,) = (model / "superseded").iterdir()
+    assert sorted(p.name for p in (aside / "checkpoints").iterdir()) == [
         "step-00000002.pt",
         "step-00000004.pt",
     ]
+    assert (aside / "best.safetensors").is_file() and (aside / "metrics.tsv").is_file()
     assert "dim: 32" in (model / "config.yaml").read_text()
     new = _weights(model)  # dim 32: twice as wide
     assert new["head.linear.weight"].shape[1] == 2 * old["head.linear.weight"].shape[1]
+    # back to the first config: its run comes back and resumes (done: the same weights)
+    caplog.clear()
+    code, err = run_cli(root, ["train", "--config", str(config), *restart])
+    assert code == 0, err
+    assert "set aside earlier, is back" in caplog.text
+    assert all(torch.equal(old[k], v) for k, v in _weights(model).items())
+    assert len(list((model / "superseded").iterdir())) == 1  # the dim-32 run now
+
+
+def test_two_trainings_into_one_folder_are_refused(trained):
+    from genomics.io import folder_lock
+
+    root, cfg, config, model = trained
+    with folder_lock(model, "genomics train"):
+        code, err = run_cli(root, ["train", "--config", str(config), "--out", str(model)])
+    assert code == 2, err
+    assert f"another `genomics train` (pid {os.getpid()}) is writing into {model}" in err
+    code, err = run_cli(root, ["train", "--config", str(config), "--out", str(model)])
+    assert code == 0, err  # released with its holder
 
 
 def test_checkpoint_made_on_other_data_is_refused(trained, tmp_path):
@@ -490,6 +511,18 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     assert len(rows) == 1 + 10 and rows[0].startswith("track\tkind")
     assert (out / "metric_bars.png").stat().st_size > 1000
     assert (out / "tracks-0.png").is_file()
+    # another split goes to its own folder by default, and old example figures go
+    valid = root / "results" / "eval" / f"{model.name}-valid"
+    valid.mkdir(parents=True, exist_ok=True)
+    (valid / "tracks-5.png").write_bytes(b"from an earlier run")
+    code, err = run_cli(
+        root, ["evaluate", "--config", str(config), "--model", str(model), "--split", "valid"]
+    )
+    assert code == 0, err
+    assert json.loads((valid / "metrics.json").read_text())["summary"]["split"] == "valid"
+    shown = sorted(p.name for p in valid.glob("tracks-*.png"))
+    assert shown == [f"tracks-{i}.png" for i in range(cfg["evaluate"]["n_examples"])]
+    assert json.loads((out / "metrics.json").read_text())["summary"]["split"] == "test"
 
 
 def test_evaluate_refuses_other_targets(trained, tmp_path):

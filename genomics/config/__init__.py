@@ -179,7 +179,10 @@ def _apply_overrides(cfg: dict, overrides: Iterable[str]) -> None:
 
 
 def load_config(
-    source: str | Path | Mapping[str, Any] | None = None, overrides: Iterable[str] = ()
+    source: str | Path | Mapping[str, Any] | None = None,
+    overrides: Iterable[str] = (),
+    *,
+    name: str | None = None,
 ) -> dict:
     """Read a YAML config (or take a dict), apply ``KEY=VALUE`` overrides and validate it.
 
@@ -187,11 +190,12 @@ def load_config(
     ----------
     source : path to a YAML file, a mapping, or None for all defaults.
     overrides : strings like ``"train.lr=0.001"``; values are parsed as YAML.
+    name : how errors name a mapping ``source`` (default "config").
     """
     if source is None:
         cfg, name = {}, "config"
     elif isinstance(source, Mapping):
-        cfg, name = copy.deepcopy(dict(source)), "config"
+        cfg, name = copy.deepcopy(dict(source)), name or "config"
     else:
         path = Path(source)
         name = str(path)

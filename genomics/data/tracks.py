@@ -257,6 +257,21 @@ def _read_table(table: Path) -> list[tuple[str, dict]]:
     return rows
 
 
+def track_paths(spec: str | Path | Sequence[Mapping[str, Any]]) -> list[str]:
+    """The track files that ``targets.tracks`` names (from the table when it is one,
+    relative to its folder), unchecked: the workflow lists them as the targets rule's
+    inputs, so that changing a track file rebuilds the target store.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_tracks`, for a table that is missing or malformed.
+    """
+    if isinstance(spec, (str, Path)):
+        return [str(track["path"]) for _, track in _read_table(Path(spec))]
+    return [str(track["path"]) for track in spec if "path" in track]
+
+
 def load_tracks(
     spec: str | Path | Sequence[Mapping[str, Any]], *, source: str = "config"
 ) -> list[dict]:

@@ -68,6 +68,8 @@ def evaluate_from_config(
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("tracks-*.png"):  # an earlier run's examples, maybe more of them
+        old.unlink()
     res["summary"].update({"split": split, "n_windows": len(windows), "model": str(model_dir)})
     write_metrics(res["tracks"], res["summary"], out)
     for i, (window, pred, target) in enumerate(res["examples"]):

@@ -1,6 +1,7 @@
 """File plumbing shared by every stage: atomic writes and store manifests."""
 
 from genomics.io.atomic import atomic_path, atomic_save_npy, atomic_write_text, new_npy_memmap
+from genomics.io.lock import folder_lock
 from genomics.io.manifest import (
     StoreError,
     content_digest,
@@ -17,6 +18,7 @@ __all__ = [
     "atomic_write_text",
     "content_digest",
     "fingerprint",
+    "folder_lock",
     "invalidate_store",
     "new_npy_memmap",
     "read_manifest",

@@ -7,6 +7,8 @@ the config that made it), so it loads with ``weights_only=True``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import shutil
@@ -23,8 +25,9 @@ __all__ = [
     "latest_checkpoint",
     "load_checkpoint",
     "resume_key",
+    "run_key",
     "save_checkpoint",
-    "set_aside_if_changed",
+    "swap_run_state",
 ]
 
 log = logging.getLogger(__name__)
@@ -150,25 +153,57 @@ def load_checkpoint(
     return state
 
 
-def set_aside_if_changed(folder: str | Path, *, cfg: dict, data: dict | None = None) -> bool:
-    """If the newest checkpoint in ``folder`` was made with another config or on other data,
-    rename ``folder`` to ``<folder>.superseded`` (replacing an older one there) so that
-    training starts over; return whether it did. A damaged checkpoint is still an error.
+RUN_STATE = ("checkpoints", "best.safetensors", "metrics.tsv")
+SUPERSEDED = "superseded"
 
-    This is what a workflow wants: Snakemake reruns the train rule exactly when its config
-    or its input stores changed, and the rerun should train on the new ones.
+
+def run_key(resume: dict, data: dict | None) -> str:
+    """16 hex digits naming a training run: its resume key and the stores it trains on."""
+    text = json.dumps({"resume_key": resume, "data": data}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def swap_run_state(out: str | Path, *, cfg: dict, data: dict | None = None) -> None:
+    """Make ``out``'s run state (``checkpoints/``, ``best.safetensors``, ``metrics.tsv``)
+    the one of this config and data, setting any other aside instead of refusing it.
+
+    If the newest checkpoint was made with another config or on other data, that run's
+    state moves to ``out/superseded/<its run key>/``; then, if the run of this config and
+    data was set aside earlier, it moves back and resumes. So a workflow that reruns train
+    because its config changed trains the new config, and going back to an earlier config
+    resumes (or reuses) its run instead of training it again. A damaged checkpoint is still
+    an error.
     """
-    folder = Path(folder)
-    ckpt = latest_checkpoint(folder)
-    if ckpt is None:
-        return False
-    try:
-        load_checkpoint(ckpt, cfg=cfg, data=data, mmap=True)
-    except CheckpointMismatch as e:
-        aside = folder.with_name(folder.name + ".superseded")
+    out = Path(out)
+    mine = run_key(resume_key(cfg), data)
+    ckpt = latest_checkpoint(out / "checkpoints")
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, mmap=True)
+        theirs = run_key(state["resume_key"], state.get("data"))
+        if theirs == mine:
+            return
+        diff = config_diff(state["resume_key"], resume_key(cfg))
+        diff += config_diff(state.get("data"), data)
+        del state  # its tensors map the file that moves next
+        aside = out / SUPERSEDED / theirs
         shutil.rmtree(aside, ignore_errors=True)
-        folder.rename(aside)
-        log.warning("%s", str(e).split("; train into")[0])
-        log.warning("those checkpoints are set aside in %s: training starts over", aside)
-        return True
-    return False
+        aside.mkdir(parents=True)
+        for name in RUN_STATE:
+            if (out / name).exists():
+                (out / name).rename(aside / name)
+        log.warning(
+            "the checkpoints in %s are of another run (%s): set aside in %s",
+            out,
+            "; ".join(diff[:3]),
+            aside,
+        )
+    earlier = out / SUPERSEDED / mine
+    if earlier.is_dir() and latest_checkpoint(earlier / "checkpoints") is not None:
+        for name in RUN_STATE:
+            (out / name).unlink(missing_ok=True)  # best/metrics of no run (no checkpoint)
+            if (earlier / name).exists():
+                (earlier / name).rename(out / name)
+        shutil.rmtree(earlier)
+        log.warning("the run of this config and data, set aside earlier, is back: it resumes")
+    elif ckpt is not None:
+        log.warning("training starts over")

@@ -12,6 +12,7 @@ Layout of a model folder (``results/model/<name>/``)::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from pathlib import Path
@@ -25,9 +26,9 @@ from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
 from genomics.data.windows import read_windows, windows_manifest
 from genomics.evaluate.metrics import METRICS, METRICS_BY_KIND
-from genomics.io import atomic_write_text
+from genomics.io import atomic_write_text, folder_lock
 from genomics.models.saved import build_from_spec, save_model, save_weights
-from genomics.train.checkpoint import latest_checkpoint, set_aside_if_changed
+from genomics.train.checkpoint import latest_checkpoint, swap_run_state
 from genomics.train.device import resolve_device, resolve_precision
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
@@ -69,7 +70,8 @@ def train_from_config(
 
     A rerun resumes from the newest checkpoint in ``out/checkpoints``; one made with
     another config or on other data is an error, or with ``restart_if_changed`` is set
-    aside (``checkpoints.superseded``) and training starts over.
+    aside (see :func:`~genomics.train.checkpoint.swap_run_state`). Another ``genomics
+    train`` writing into ``out`` at the same time is an error.
     """
     tc = cfg["train"]
     device = resolve_device(tc["device"])
@@ -142,12 +144,23 @@ def train_from_config(
         "targets": targets.digest,
         "windows": windows["content_digest"],
     }
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        if restart_if_changed:
-            set_aside_if_changed(out / "checkpoints", cfg=cfg, data=data)
+    with contextlib.ExitStack() as stack:
+        if env.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(folder_lock(out, "genomics train"))
+            if restart_if_changed:
+                swap_run_state(out, cfg=cfg, data=data)
+        env.barrier()
+        result = _train(model, train_set, valid_set, cfg, spec, out, device, dtype, env, data)
     env.barrier()
+    if env.enabled:
+        torch.distributed.destroy_process_group()
+    return result
 
+
+def _train(model, train_set, valid_set, cfg, spec, out, device, dtype, env, data) -> FitResult:
+    """Fit and export (rank 0 holds the folder's lock)."""
+    n_params = sum(p.numel() for p in model.parameters())
     best_path = out / "best.safetensors"
     if env.is_main and latest_checkpoint(out / "checkpoints") is None:
         best_path.unlink(missing_ok=True)  # from an earlier run that started over
@@ -191,7 +204,4 @@ def train_from_config(
             spec["trained"]["weights"],
             result.best_step if best_path.is_file() else result.steps,
         )
-    env.barrier()
-    if env.enabled:
-        torch.distributed.destroy_process_group()
     return result

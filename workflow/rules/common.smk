@@ -1,13 +1,25 @@
 # Config validation and small helpers shared by the rules. Logic lives in the package.
+import os
 import sys
 from pathlib import Path
 
 from genomics.config import ConfigError, config_digest, dump_config, load_config
+from genomics.config.inputs import stage_inputs
+from snakemake.exceptions import WorkflowError
+
+# how errors name the config: the --configfile files (else the default) and --config
+SOURCE = " + ".join(
+    [os.path.relpath(f) for f in workflow.overwrite_configfiles] or ["configs/default.yaml"]
+)
+if workflow.config_settings.config:
+    SOURCE += " + --config"
 
 try:
     # --config hands nested values over as strings ('2000'); load_config types them.
-    CFG = load_config(config)
-except ConfigError as e:
+    CFG = load_config(config, name=SOURCE)
+    # input files of the data stages; a missing one is an error here, before any planning
+    INPUTS = stage_inputs(CFG)
+except (ConfigError, OSError, ValueError) as e:
     sys.exit(f"config error: {e}")
 
 # With --use-conda every rule runs in this environment (relative to workflow/rules/);
@@ -47,9 +59,12 @@ def train_launcher():
     return f"torchrun --standalone --nproc-per-node {n} -m genomics"
 
 
-def track_inputs():
-    """The tracks table, or the track files listed in the config."""
-    tracks = CFG["targets"]["tracks"]
-    if isinstance(tracks, str):
-        return [tracks]
-    return [t["path"] for t in tracks]
+def all_cores():
+    """The cores given with --cores: torch in train and evaluate uses them all, as
+    `genomics train` run alone would (Snakemake gives a rule one thread unless told), so
+    both give the same weights on one machine. 1 where snakemake has no core count (when
+    it submits to a cluster, the profile's cpus_per_task sizes the job)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1

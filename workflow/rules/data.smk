@@ -23,7 +23,7 @@ rule simulate:
 
 rule genome:
     input:
-        fasta=CFG["genome"]["fasta"],
+        fasta=INPUTS["genome"],
     output:
         "results/genome/manifest.json",
     params:
@@ -42,7 +42,7 @@ rule genome:
 rule targets:
     input:
         genome="results/genome/manifest.json",
-        tracks=track_inputs(),
+        tracks=INPUTS["targets"],
     output:
         "results/targets/manifest.json",
     params:
@@ -62,6 +62,7 @@ rule targets:
 rule windows:
     input:
         genome="results/genome/manifest.json",
+        blacklist=INPUTS["windows"],
     output:
         "results/windows/manifest.json",
         expand("results/windows/{split}.bed", split=["train", "valid", "test"]),

@@ -13,6 +13,7 @@ rule train:
         config=RESOLVED,
         digest=digest("seed", "model", "train", "augment", "windows", "targets"),
         launcher=train_launcher(),
+    threads: all_cores()
     resources:
         # Snakemake's standard GPU resource: the SLURM executor turns it into --gpus=N
         gpu=CFG["train"]["processes"] if CFG["train"]["device"] == "cuda" else 0,
@@ -40,6 +41,8 @@ rule evaluate:
         json=f"results/eval/{MODEL}/metrics.json",
     params:
         config=RESOLVED,
+        digest=digest("evaluate"),
+    threads: all_cores()
     conda:
         CONDA_ENV
     log:
