@@ -27,7 +27,9 @@ except (ConfigError, OSError, ValueError) as e:
 CONDA_ENV = "../envs/genomics.yaml"
 
 # The validated config, defaults filled in, that every `genomics` call reads: the CLI and
-# the workflow see the same values, --config overrides included. Rewritten only on change.
+# the workflow see the same values, --config overrides included. Written when a run
+# starts (onstart: holding snakemake's lock, never for a dry run, --lint or a second
+# snakemake that cannot lock), so none of those can change it under a running job.
 RESOLVED = "results/config.yaml"
 
 
@@ -36,10 +38,13 @@ def write_resolved_config(path=RESOLVED):
     p = Path(path)
     if not p.is_file() or p.read_text() != text:
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
+        tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(p)
 
 
-write_resolved_config()
+onstart:
+    write_resolved_config()
 
 
 def digest(*sections):
