@@ -8,6 +8,8 @@ Layout of a model folder (``results/model/<name>/``)::
     best.safetensors       best weights so far (while training)
     metrics.tsv            training log (step, epoch, split, metric, value)
     checkpoints/           step-*.pt, to resume
+    superseded/<run>/      runs of other configs or data, set aside by --restart-if-changed
+    .lock                  held by the training that writes here (pid inside)
 """
 
 from __future__ import annotations
