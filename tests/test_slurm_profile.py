@@ -111,3 +111,5 @@ def test_cuda_training_asks_slurm_for_one_gpu_per_process(cluster):
     log = (cluster / "logs" / "train.log").read_text()
     # torchrun started two processes, and each said why it stopped
     assert log.count("train.device is 'cuda' but no CUDA device is visible") == 2, log[-2000:]
+    # and snakemake's console shows that line, not only "Error in rule train ... check log"
+    assert "logs/train.log: genomics train: error: train.device is 'cuda'" in r.stderr

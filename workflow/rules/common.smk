@@ -1,6 +1,7 @@
 # Config validation and small helpers shared by the rules. Logic lives in the package.
 import os
 import sys
+import time
 from pathlib import Path
 
 from genomics.config import ConfigError, config_digest, dump_config, load_config
@@ -73,3 +74,16 @@ def all_cores():
         return workflow.cores
     except WorkflowError:
         return 1
+
+
+# When a rule fails, snakemake's console says only "Error in rule X ... check log"; the
+# reason is the `genomics <stage>: error: ...` line in logs/<stage>.log. Show it.
+STARTED = time.time()
+
+
+onerror:
+    for path in sorted(Path("logs").glob("*.log")):
+        if path.stat().st_mtime >= STARTED:
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("genomics ") and ": error: " in line:
+                    print(f"{path}: {line}", file=sys.stderr)
