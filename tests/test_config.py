@@ -169,3 +169,17 @@ def test_stage_inputs_lists_track_files_and_refuses_missing_ones(tmp_path, monke
     (tmp_path / "t" / "tracks.tsv").write_text("name\tpath\na\ta.bw\n")
     with pytest.raises(FileNotFoundError, match=r"windows\.blacklist: bl\.bed does not exist"):
         stage_inputs({**cfg, "windows": {**cfg["windows"], "blacklist": "bl.bed"}})
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["train.max_steps=4", "train.warmup_steps=50"], r"warmup_steps 50 is not below .*max"),
+        (["windows.length=16384", "augment.shift_bins=128"], r"shift_bins 128 is not below"),
+        (["seed=100000000000000000"], r"seed: .* is greater than the maximum of 4294967295"),
+    ],
+)
+def test_settings_that_would_silently_train_something_else(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(overrides=overrides)
+    load_config(overrides=["train.max_steps=4", "train.warmup_steps=0"])  # no warm-up: fine

@@ -425,6 +425,32 @@ def test_contradictory_model_hyperparameters_name_the_section(workspace, tmp_pat
     assert not (root / "m").exists()
 
 
+def test_batch_larger_than_the_train_split_is_refused(workspace, tmp_path, caplog):
+    root, cfg = workspace
+    args = ["train", "--config", str(_write_config(tmp_path, cfg)), "--out", "m"]
+    code, err = run_cli(root, [*args, "--set", "train.batch_size=1000"])
+    assert code == 2 and "train.batch_size 1000 is larger than the" in err, err
+    assert "train windows" in err and not (root / "m").exists()
+
+
+def test_processes_without_torchrun_are_warned_about(workspace, tmp_path, caplog):
+    root, cfg = workspace
+    args = ["train", "--config", str(_write_config(tmp_path, cfg)), "--out", str(tmp_path / "m")]
+    code, err = run_cli(root, [*args, "--set", "train.processes=2"])
+    assert code == 0, err
+    assert "train.processes is 2 but this is one process: start it with `torchrun" in caplog.text
+
+
+def test_evaluate_without_example_figures(trained, tmp_path):
+    root, cfg, config, model = trained
+    out = tmp_path / "e"
+    args = ["evaluate", "--config", str(config), "--model", str(model), "--out", str(out)]
+    code, err = run_cli(root, [*args, "--set", "evaluate.n_examples=0"])
+    assert code == 0, err
+    assert (out / "metrics.json").is_file() and (out / "metric_bars.png").is_file()
+    assert not list(out.glob("tracks-*.png"))
+
+
 def test_damaged_weights_say_how_to_recover(trained, tmp_path):
     root, cfg, config, model = trained
     good = (model / "weights.safetensors").read_bytes()

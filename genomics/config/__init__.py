@@ -128,6 +128,19 @@ def _check_consistency(cfg: dict, source: str) -> None:
             f"{source}: windows.crop_bins {win['crop_bins']} leaves no bins of the "
             f"{n_bins} in a window; use fewer than {n_bins // 2}"
         )
+    shift = cfg["augment"]["shift_bins"]
+    if shift >= n_bins:
+        raise ConfigError(
+            f"{source}: augment.shift_bins {shift} is not below the {n_bins} bins of a "
+            f"window: shifted windows would leave their place entirely; use a few bins (1-3)"
+        )
+    train = cfg["train"]
+    if train["warmup_steps"] and train["warmup_steps"] >= train["max_steps"]:
+        raise ConfigError(
+            f"{source}: train.warmup_steps {train['warmup_steps']} is not below "
+            f"train.max_steps {train['max_steps']}: the whole run would stay in warm-up, "
+            f"below train.lr; set train.warmup_steps too, e.g. {train['max_steps'] // 10}"
+        )
     if isinstance(cfg["targets"]["tracks"], list):
         names = [t["name"] for t in cfg["targets"]["tracks"]]
         dupes = sorted({n for n in names if names.count(n) > 1})

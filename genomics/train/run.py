@@ -116,6 +116,19 @@ def train_from_config(
         **common,
     )
     valid_set = WindowDataset(genome, targets, valid_w, **common)
+    if tc["batch_size"] > len(train_set):
+        raise ValueError(
+            f"train.batch_size {tc['batch_size']} is larger than the {len(train_set)} train "
+            f"windows in {windows_dir}: batches would repeat windows; lower it, or cut more "
+            "windows (a smaller windows.stride)"
+        )
+    if tc["processes"] > 1 and not env.enabled:
+        log.warning(
+            "train.processes is %d but this is one process: start it with `torchrun "
+            "--nproc-per-node %d -m genomics train ...` (the workflow does)",
+            tc["processes"],
+            tc["processes"],
+        )
 
     spec = model_spec(cfg, targets, genome)
     torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
