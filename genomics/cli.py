@@ -108,7 +108,7 @@ def cmd_windows(args, cfg) -> None:
 def cmd_train(args, cfg) -> None:
     from genomics.train.run import train_from_config
 
-    out = _out_folder(args.out or Path("results/model") / cfg["model"]["name"])
+    out = args.out or _out_folder(Path("results/model") / cfg["model"]["name"])
     result = train_from_config(
         cfg,
         genome_dir=args.genome,
@@ -134,7 +134,7 @@ def cmd_evaluate(args, cfg) -> None:
     name = cfg["model"]["name"]
     model = args.model or Path("results/model") / name
     default = model.name if args.split == "test" else f"{model.name}-{args.split}"
-    out = _out_folder(args.out or Path("results/eval") / default)
+    out = args.out or _out_folder(Path("results/eval") / default)
     evaluate_from_config(
         cfg,
         model_dir=model,
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args)
     try:
-        if args.out is not None:  # train and evaluate check their default on their own
+        if args.out is not None:  # train and evaluate check their defaults themselves
             _out_folder(args.out)
         cfg = load_config(args.config, args.overrides)
         args.func(args, cfg)

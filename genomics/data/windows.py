@@ -107,9 +107,13 @@ def tile_windows(sizes: dict[str, int], length: int, stride: int) -> list[tuple[
 
 
 def read_bed_intervals(
-    path: str | Path, aliases: ChromAliases
+    path: str | Path, aliases: ChromAliases, *, key: str = ""
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a BED (gz or not) into merged, sorted intervals per reference chromosome.
+
+    Parameters
+    ----------
+    key : the config key that names ``path``, for the error when it is missing.
 
     Returns
     -------
@@ -118,7 +122,7 @@ def read_bed_intervals(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"BED file {path} does not exist")
+        raise FileNotFoundError(f"{key + ': ' if key else ''}BED file {path} does not exist")
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     unknown = []
     for chrom, (starts, ends) in read_peaks(path).items():
@@ -229,9 +233,9 @@ def build_windows(
     for v in valid_r:
         if _inside(test_r, v.chrom, v.start, v.end)[1]:
             raise ValueError(f"windows.split: valid region {v} overlaps a test region")
-    if blacklist and not Path(blacklist).is_file():
-        raise FileNotFoundError(f"windows.blacklist: BED file {blacklist} does not exist")
-    black = read_bed_intervals(blacklist, genome.aliases) if blacklist else {}
+    black = (
+        read_bed_intervals(blacklist, genome.aliases, key="windows.blacklist") if blacklist else {}
+    )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

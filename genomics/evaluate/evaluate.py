@@ -58,7 +58,7 @@ def evaluate_dataset(
     Returns
     -------
     dict with ``loss`` (float), ``tracks`` (list of per-track metric dicts), ``summary``
-    (dict), and with ``keep`` > 0 ``examples``: list of (window, pred (l, t), target (l, t)).
+    (dict) and ``examples``: list of up to ``keep`` (window, pred (l, t), target (l, t)).
     """
     was_training = model.training
     model.eval()
@@ -87,10 +87,12 @@ def evaluate_dataset(
     finally:
         model.train(was_training)
     rows = metrics.compute()
-    out = {"loss": total / max(n_batches, 1), "tracks": rows, "summary": summarize(rows)}
-    if keep:
-        out["examples"] = examples
-    return out
+    return {
+        "loss": total / max(n_batches, 1),
+        "tracks": rows,
+        "summary": summarize(rows),
+        "examples": examples,
+    }
 
 
 def _disable(progress: bool | None) -> bool | None:

@@ -72,7 +72,7 @@ def evaluate_from_config(
         old.unlink()
     res["summary"].update({"split": split, "n_windows": len(windows), "model": str(model_dir)})
     write_metrics(res["tracks"], res["summary"], out)
-    for i, (window, pred, target) in enumerate(res.get("examples", [])):  # none for 0
+    for i, (window, pred, target) in enumerate(res["examples"]):
         chrom, start, _ = window
         fig = plot_tracks(
             pred,

@@ -20,7 +20,6 @@ import torch
 from genomics.io import atomic_path
 
 __all__ = [
-    "CheckpointMismatch",
     "config_diff",
     "latest_checkpoint",
     "load_checkpoint",
@@ -97,10 +96,6 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-class CheckpointMismatch(ValueError):
-    """A checkpoint made with another config or on other data: it cannot resume this run."""
-
-
 def load_checkpoint(
     path: str | Path, *, cfg: dict | None = None, data: dict | None = None, mmap: bool = False
 ) -> dict:
@@ -116,10 +111,9 @@ def load_checkpoint(
 
     Raises
     ------
-    CheckpointMismatch
-        It was made with a different config or other data (naming the keys or stores).
     ValueError
-        The file is damaged or is not a training checkpoint.
+        The file is damaged or is not a training checkpoint, or it was made with a
+        different config or other data (naming the keys or stores).
     """
     path = Path(path)
     try:
@@ -139,14 +133,14 @@ def load_checkpoint(
     if cfg is not None:
         diff = config_diff(state["resume_key"], resume_key(cfg))
         if diff:
-            raise CheckpointMismatch(
+            raise ValueError(
                 f"checkpoint {path} was made with another config ({'; '.join(diff[:5])}); {fix}"
             )
     if data is not None and state.get("data") is not None:
         diff = config_diff(state["data"], data)
         if diff:
             stores = ", ".join(d.split(":")[0] for d in diff)
-            raise CheckpointMismatch(
+            raise ValueError(
                 f"checkpoint {path} was made on other data (the {stores} store changed since: "
                 f"{'; '.join(diff[:3])}); {fix}"
             )

@@ -141,7 +141,7 @@ def train_from_config(
         means = track_means(targets, train_w, crop_bins=cfg["windows"]["crop_bins"])
         init_output_bias(model.head.linear, means, spec["track_kinds"])
     torch.manual_seed(cfg["seed"] * 1000 + env.rank)  # each rank's own dropout stream
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = spec["n_parameters"] = sum(p.numel() for p in model.parameters())
     log.info(
         "%s: %.2fM parameters, %d tracks, %d train / %d valid windows of %d bp on %s (%s)",
         spec["name"],
@@ -175,7 +175,6 @@ def train_from_config(
 
 def _train(model, train_set, valid_set, cfg, spec, out, device, dtype, env, data) -> FitResult:
     """Fit and export (rank 0 holds the folder's lock)."""
-    n_params = sum(p.numel() for p in model.parameters())
     best_path = out / "best.safetensors"
     if env.is_main and latest_checkpoint(out / "checkpoints") is None:
         best_path.unlink(missing_ok=True)  # from an earlier run that started over
@@ -198,7 +197,6 @@ def _train(model, train_set, valid_set, cfg, spec, out, device, dtype, env, data
         data=data,
     )
     if env.is_main:
-        spec["n_parameters"] = n_params
         spec["trained"] = {
             "steps": result.steps,
             "best_step": result.best_step,
