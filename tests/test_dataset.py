@@ -9,6 +9,7 @@ from genomics.data.dataset import WindowDataset, WindowSampler, make_loader
 from genomics.data.encoding import decode, one_hot, one_hot_torch, reverse_complement_codes
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.data.targets import TargetStore, build_target_store
+from genomics.data.windows import Region
 
 from conftest import write_fasta
 
@@ -87,6 +88,40 @@ def test_augmentation_is_a_function_of_seed_epoch_index(stores):
     np.testing.assert_array_equal(
         a[2][0].numpy(), WindowDataset(genome, targets, WINDOWS)[2][0].numpy()
     )
+
+
+def test_shift_never_reaches_a_held_out_region(stores):
+    """Train windows between two held-out regions: shifts toward a region are cut to the
+    room left; other shifts and the strands are those of an unconstrained dataset."""
+    genome, targets = stores
+    held_out = [Region("chr1", 0, 448), Region("chr1", 2080, 4000)]
+    train = [w for w in WINDOWS if w[0] == "chr1" and 448 <= w[1] and w[2] <= 2080]
+    assert train == [("chr1", s, s + LENGTH) for s in (512, 768, 1024, 1280, 1536)]
+    kw = dict(shift_bins=3, reverse_complement=True, seed=3)
+    free = WindowDataset(genome, targets, train, **kw)
+    kept = WindowDataset(genome, targets, train, keep_out=held_out, **kw)
+    reached = cut = 0
+    for epoch in range(40):
+        for i, (chrom, start, _) in enumerate(train):
+            (s_free, rc_free), (s_kept, rc) = (
+                free.augmentation(i, epoch),
+                kept.augmentation(i, epoch),
+            )
+            assert rc == rc_free
+            lo = start + s_kept * BIN
+            assert all(lo + LENGTH <= r.start or r.end <= lo for r in held_out), (i, epoch)
+            lo_free = start + s_free * BIN
+            reached += any(lo_free + LENGTH > r.start and r.end > lo_free for r in held_out)
+            cut += s_kept != s_free
+            codes = genome.fetch(chrom, lo, lo + LENGTH)
+            x, _ = kept[(i, epoch)]
+            np.testing.assert_array_equal(
+                x.numpy(), one_hot(reverse_complement_codes(codes) if rc else codes)
+            )
+    assert reached > 0 and cut == reached
+    # 64 bp = 2 bins of room left of the first window, 32 bp = 1 bin right of the last
+    assert {kept.augmentation(0, e)[0] for e in range(40)} == {-2, -1, 0, 1, 2, 3}
+    assert {kept.augmentation(4, e)[0] for e in range(40)} == {-3, -2, -1, 0, 1}
 
 
 def test_codes_encoding(stores):
@@ -182,6 +217,9 @@ def test_errors(stores, tmp_path):
         WindowDataset(genome, targets, [("chr1", 0, 500)])
     with pytest.raises(ValueError, match="leaves no bins"):
         WindowDataset(genome, targets, WINDOWS, crop_bins=8)
+    # windows cut for another bin size: targets would not line up with the sequence
+    with pytest.raises(ValueError, match=r"1 windows do not start on a 32-bp bin edge .*chr1:16"):
+        WindowDataset(genome, targets, [("chr1", 0, 512), ("chr1", 16, 528)])
     with pytest.raises(ValueError, match="no windows"):
         WindowDataset(genome, targets, [])
     with pytest.raises(ValueError, match="'chr9' is not in the genome store"):
@@ -189,3 +227,28 @@ def test_errors(stores, tmp_path):
     build_genome_store(write_fasta(tmp_path / "o.fa", {"chr1": "ACGT" * 1000}), tmp_path / "other")
     with pytest.raises(ValueError, match="genomics targets"):
         WindowDataset(GenomeStore(tmp_path / "other"), targets, WINDOWS)
+
+
+def test_evaluate_loss_is_a_mean_per_window_whatever_the_batch_size(stores):
+    """5 windows in batches of 4: the short last batch counts as one window, not as four."""
+    from genomics.evaluate.evaluate import evaluate_dataset
+
+    genome, targets = stores
+    windows = WINDOWS[:5]
+    ds = WindowDataset(genome, targets, windows)
+
+    class Rates(torch.nn.Module):
+        """A different constant rate per window (its GC content): a different loss each."""
+
+        def forward(self, x):  # (b, 4, l) -> (b, l // BIN, 3)
+            gc = x[:, 1:3].sum(dim=(1, 2)) / x.shape[-1]
+            return gc[:, None, None].expand(-1, LENGTH // BIN, 3).contiguous() + 0.1
+
+    kw = dict(
+        names=["t0", "t1", "p"], kinds=["coverage"] * 2 + ["peaks"], device=torch.device("cpu")
+    )
+    losses = [evaluate_dataset(Rates(), ds, batch_size=b, **kw)["loss"] for b in (1, 4, 5)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6) and losses[0] == pytest.approx(
+        losses[2], rel=1e-6
+    )
+    assert evaluate_dataset(Rates(), ds, batch_size=4, **kw)["windows"] == 5

@@ -490,6 +490,20 @@ def test_aliases_both_ways(tmp_path, genome_names, track_names):
     np.testing.assert_allclose(store.bins(tm), [[0, 1], [30, 0]])
 
 
+def test_one_chromosome_under_two_names_is_an_error(tmp_path):
+    """chr20 and 20 in one file both map to the genome's 20: one would be left out."""
+    genome = _genome(tmp_path, {"20": 40})
+    bed = _bed(tmp_path / "mixed.bed", ["chr20\t0\t10", "20\t20\t30"])
+    bw = _bigwig(tmp_path / "mixed.bw", {"chr20": 40, "20": 40}, [("chr20", 0, 10, 1.0)])
+    for path in (bed, bw):
+        with pytest.raises(
+            ValueError, match=r"mixed\.b.* names genome chromosome '20' twice, as 'chr20' and '20'"
+        ):
+            build_target_store(
+                genome, [{"name": "m", "path": str(path)}], tmp_path / "t", bin_size=10
+            )
+
+
 def test_track_sharing_no_chromosome_is_an_error(tmp_path):
     genome = _genome(tmp_path, {"chr1": 30})
     bed = _bed(tmp_path / "hg.bed", ["chrX_random\t0\t5", "chrY\t1\t9"])
@@ -694,10 +708,12 @@ def test_bedgraph_without_a_track_line_is_not_read_as_peaks(tmp_path):
     counts = _bed(tmp_path / "counts.bg", ["chr1\t0\t10\t1", "chr1\t10\t20\t3"])
     with pytest.raises(ValueError, match="bedGraph"):
         sniff_kind(counts)
-    # declared peaks: read as peaks; numbered peak names on separate intervals: peaks too
-    assert sniff_kind(bg, "peaks") == "peaks"
-    named = _bed(tmp_path / "named.bed", ["chr1\t0\t10\t1", "chr1\t30\t40\t2"])
-    assert sniff_kind(named) == "peaks"
+    # whole numbers on separate intervals: read counts with the zero runs left out, or
+    # numbered peaks; refused unless declared
+    sparse = _bed(tmp_path / "sparse.bg", ["chr1\t0\t10\t1", "chr1\t30\t40\t2"])
+    with pytest.raises(ValueError, match="bedGraph.*or set kind: peaks"):
+        sniff_kind(sparse)
+    assert sniff_kind(sparse, "peaks") == sniff_kind(bg, "peaks") == "peaks"
 
 
 def test_failed_rebuild_leaves_the_old_store_trusted(tmp_path, small):

@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genomics.config import dump_config
+from genomics.config import dump_config, load_config
 from genomics.train.losses import track_loss
 from genomics.train.schedule import warmup_cosine
 
@@ -39,6 +39,14 @@ def test_track_loss_hand_values():
     assert float(track_loss(pred, target, coverage)) == pytest.approx((poisson + bce) / 2, rel=1e-6)
 
 
+def test_track_loss_gradient_is_finite_at_any_peak_logit():
+    """A peak logit at -eps once reached the Poisson log: log(0), then 0 * inf = NaN."""
+    pred = torch.tensor([[[2.0, -1e-6, 0.0]]], requires_grad=True)
+    target = torch.tensor([[[3.0, 1.0, 0.0]]])
+    track_loss(pred, target, torch.tensor([True, False, False])).backward()
+    assert torch.isfinite(pred.grad).all(), pred.grad
+
+
 def _write_config(root: Path, cfg: dict, name: str = "cfg.yaml") -> Path:
     path = root / name
     path.write_text(dump_config(cfg))
@@ -51,6 +59,17 @@ def _run(
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     cmd = (launcher or [sys.executable, "-m", "genomics"]) + list(args)
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _train_rows(folder: Path) -> dict[tuple[int, str], str]:
+    """``(step, metric) -> value`` of the train rows in a model folder's metrics.tsv,
+    throughput left out."""
+    rows = [r.split("\t") for r in (folder / "metrics.tsv").read_text().splitlines()[1:]]
+    return {
+        (int(step), metric): value
+        for step, _, split, metric, value in rows
+        if split == "train" and metric != "seq_per_s"
+    }
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -99,6 +118,7 @@ def test_resume_after_sigkill_gives_identical_weights(workspace, tmp_path, worke
     cfg = copy.deepcopy(cfg)
     cfg["train"]["num_workers"] = workers
     cfg["model"]["convformer"]["dropout"] = 0.2  # dropout RNG must resume too
+    cfg["train"]["log_every"] = 3  # the step-8 checkpoint falls inside a log window
     config = _write_config(tmp_path, cfg)
     full, killed = tmp_path / "full", tmp_path / "killed"
     args = ["train", "--config", str(config)]
@@ -111,9 +131,15 @@ def test_resume_after_sigkill_gives_identical_weights(workspace, tmp_path, worke
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    # the logs agree on every validation
+    # the logs agree on every validation, and on every train row but its throughput
     valid = lambda p: [r for r in (p / "metrics.tsv").read_text().splitlines() if "\tvalid\t" in r]  # noqa: E731
     assert valid(full) == valid(killed)
+    assert _train_rows(full) == _train_rows(killed)
+    assert sorted({s for s, _ in _train_rows(full)}) == [3, 6, 9, 12, 15, 16]
+    # each row's lr is the rate its last step used (the scheduler had stepped 2 times)
+    tc = load_config(config)["train"]
+    used = tc["lr"] * warmup_cosine(2, warmup=2, total=16, final_fraction=tc["final_lr_fraction"])
+    assert float(_train_rows(full)[3, "lr"]) == pytest.approx(used, rel=1e-6)
 
 
 @pytest.mark.slow
@@ -175,6 +201,11 @@ def test_ddp_two_cpu_processes_match_gradient_accumulation(workspace, tmp_path):
             ys.append(init(x))
     assert float((ys[0] - y0).abs().max()) > 1e-2  # training did something
     torch.testing.assert_close(ys[0], ys[1], atol=1e-4, rtol=1e-3)
+    # the logged train loss is over both ranks' windows, as the single process's
+    ddp_rows, one_rows = _train_rows(tmp_path / "ddp"), _train_rows(tmp_path / "one")
+    assert ddp_rows.keys() == one_rows.keys() == {(s, m) for s in (2, 4, 6) for m in ("loss", "lr")}
+    for key, value in ddp_rows.items():
+        assert float(value) == pytest.approx(float(one_rows[key]), rel=1e-4), key
 
     # a checkpoint made by 2 processes does not resume in 1
     ddp_cfg["train"]["processes"] = 1
@@ -583,7 +614,10 @@ def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(workspace, t
         code, err = run_cli(root, ["train", *base, "--out", str(model)])
     assert code == 0, err
     log = caplog.text
-    assert re.search(r"step 4 valid loss [\d.]+ auprc [\d.]+ \(chance 0\.\d+\)", log), log
+    # eval_batches 2 x batch_size 2 windows, spread over the valid split
+    assert re.search(
+        r"step 4 valid \(4 windows\) loss [\d.]+ auprc [\d.]+ \(chance 0\.\d+\)", log
+    ), log
     code, err = run_cli(root, ["evaluate", *base, "--model", str(model), "--out", str(out)])
     assert code == 0, err
     rows = {r["track"]: r for r in json.loads((out / "metrics.json").read_text())["tracks"]}

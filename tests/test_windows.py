@@ -7,9 +7,13 @@ from genomics.data.windows import (
     Region,
     assign_split,
     build_windows,
+    held_out_regions,
     parse_region,
     read_windows,
+    shift_room,
+    spread_sample,
     tile_windows,
+    windows_manifest,
 )
 from genomics.io import StoreError
 
@@ -49,6 +53,40 @@ def test_assign_split_rules():
     assert assign_split(("c", 2000, 2500), valid, test) == "train"  # half-open: touches only
     assert assign_split(("d", 200, 700), valid, test) == "test"
     assert assign_split(("e", 0, 500), valid, test) == "train"
+
+
+def test_shift_room_hand_values():
+    keep_out = [Region("c", 1000, 2000), Region("c", 5000, 6000), Region("d", 0, 300)]
+    windows = [
+        ("c", 2000, 2500),  # touches the first region: no room left, 3 bins right
+        ("c", 2100, 2600),  # 100 bp = 2 bins left
+        ("c", 3000, 3500),  # far from both: the cap
+        ("c", 4500, 4950),  # 50 bp before the second region: 1 bin right
+        ("c", 4500, 4990),  # 10 bp: not a whole bin
+        ("c", 1500, 1900),  # overlaps a region (not a train window): no shift
+        ("d", 300, 800),  # another chromosome's region
+        ("e", 0, 500),  # no region on this chromosome: chromosome ends are no limit
+    ]
+    room = shift_room(windows, keep_out, bin_size=50, max_bins=3)
+    assert room.tolist() == [[0, 3], [2, 3], [3, 3], [3, 1], [3, 0], [0, 0], [0, 3], [3, 3]]
+    assert shift_room(windows, [], bin_size=50, max_bins=2).tolist() == [[2, 2]] * len(windows)
+
+
+def test_spread_sample_covers_the_whole_split():
+    ws = [("c", s, s + 10) for s in range(0, 100, 10)]
+    assert [w[1] for w in spread_sample(ws, 4)] == [0, 30, 60, 90]
+    assert [w[1] for w in spread_sample(ws, 1)] == [0]
+    assert spread_sample(ws, 10) == spread_sample(ws, 50) == ws
+    assert len(set(spread_sample(ws, 9))) == 9  # no window twice
+
+
+def test_held_out_regions_come_from_the_manifest(genome, tmp_path):
+    build_windows(
+        genome, tmp_path / "w", length=200, stride=100, bin_size=50, valid=["chr1:1-400"],
+        test=["2"], max_n_fraction=0.25,
+    )  # fmt: skip
+    regions = held_out_regions(windows_manifest(tmp_path / "w"), genome)
+    assert regions == [Region("chr1", 0, 400), Region("chr2", 0, 1000)]
 
 
 def test_build_windows_splits_and_filters(genome, tmp_path):

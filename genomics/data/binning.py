@@ -117,7 +117,9 @@ def iter_bigwig_bins(
     bw : an open ``pyBigWig`` file.
     chrom : the bigWig's own name for the chromosome.
     length : bases to bin (the genome's length; the bigWig's may differ).
-    aggregate : "sum" or "mean" of the per-base values of each bin.
+    aggregate : "sum" or "mean" of the per-base values of each bin; bases without a value
+        count as 0 (mean = sum / bin length, unlike pyBigWig's ``stats(type="mean")``,
+        which averages over covered bases only).
     chunk_size : bases read per call (rounded down to whole bins, at least one bin).
     source : named in errors (the file path).
 

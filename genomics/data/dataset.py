@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from genomics.data.encoding import one_hot, reverse_complement_codes
 from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
+from genomics.data.windows import Region, shift_room
 
 __all__ = ["WindowDataset", "WindowSampler", "make_loader"]
 
@@ -36,6 +37,8 @@ class WindowDataset(Dataset):
     windows : (chrom, start, end) tuples, ``end - start`` the same for all, starts on bin edges.
     crop_bins : bins cut from each end of the targets.
     shift_bins : random shift of up to this many bins either way (0: none).
+    keep_out : regions no shifted window may reach (the held-out splits): a shift toward
+        one is cut to the room left (:func:`genomics.data.windows.shift_room`).
     reverse_complement : reverse-complement half the items (targets flipped along bins).
     seed : with the epoch and the index, fixes every random choice.
     encoding : "one_hot" gives ``x`` float32 (4, l); "codes" gives uint8 (l,) to one-hot
@@ -56,6 +59,7 @@ class WindowDataset(Dataset):
         *,
         crop_bins: int = 0,
         shift_bins: int = 0,
+        keep_out: Sequence[Region] = (),
         reverse_complement: bool = False,
         seed: int = 0,
         encoding: str = "one_hot",
@@ -73,6 +77,13 @@ class WindowDataset(Dataset):
                 f"window length {self.length} is not a multiple of the target store's "
                 f"bin size {self.bin_size}; rebuild the windows with this bin size"
             )
+        off_edge = [w for w in windows if w[1] % self.bin_size]
+        if off_edge:
+            raise ValueError(
+                f"{len(off_edge)} windows do not start on a {self.bin_size}-bp bin edge of the "
+                f"target store (first: {off_edge[0][0]}:{off_edge[0][1]}), so their targets "
+                "would be shifted against the sequence; rebuild the windows with this bin size"
+            )
         if encoding not in ("one_hot", "codes"):
             raise ValueError(f"encoding {encoding!r}: choose one_hot or codes")
         self.n_bins = self.length // self.bin_size - 2 * crop_bins
@@ -81,6 +92,11 @@ class WindowDataset(Dataset):
         self.genome, self.targets = genome, targets
         self.windows = [(genome.resolve(c), s, e) for c, s, e in windows]
         self.crop_bins, self.shift_bins = crop_bins, shift_bins
+        self.shift_room = (
+            shift_room(self.windows, keep_out, self.bin_size, shift_bins)
+            if shift_bins and keep_out
+            else None
+        )
         self.reverse_complement, self.seed, self.encoding = reverse_complement, seed, encoding
 
     def __len__(self) -> int:
@@ -93,6 +109,9 @@ class WindowDataset(Dataset):
             return 0, False
         rng = np.random.default_rng((self.seed, epoch, index))
         shift = int(rng.integers(-self.shift_bins, self.shift_bins + 1)) if self.shift_bins else 0
+        if self.shift_room is not None:
+            left, right = self.shift_room[index]
+            shift = min(max(shift, -int(left)), int(right))
         rc = bool(rng.random() < 0.5) if self.reverse_complement else False
         return shift, rc
 

@@ -193,8 +193,14 @@ def _fill_track(
             g = genome.resolve(name)
             if g is None:
                 extra.append(name)
+            elif g in mine:
+                raise ValueError(
+                    f"track {track['name']!r}: {track['path']} names genome chromosome {g!r} "
+                    f"twice, as {mine[g]!r} and {name!r}; one of them would be left out. "
+                    "Rewrite the file with one naming"
+                )
             else:
-                mine.setdefault(g, name)
+                mine[g] = name
         if not mine:
             raise ValueError(
                 f"track {track['name']!r}: {track['path']} shares no chromosome name with the "

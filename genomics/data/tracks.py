@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import gzip
-import itertools
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -81,9 +80,10 @@ def _bed_problem(text: str, *, declared: str = "auto") -> str | None:
     """Why ``text`` does not start like a BED file, or None if it does.
 
     With ``declared="auto"`` a file of exactly four columns whose fourth is a number on
-    every line is taken for a bedGraph (a signal, not peaks: binning it as peaks would turn
-    every interval into a 1) unless its name column could be peak names (whole numbers on
-    intervals that do not touch); ``declared="peaks"`` reads such a file as peaks.
+    every line may be a bedGraph (a signal, not peaks: binning it as peaks would turn every
+    interval into a 1), and is refused: whole numbers on intervals that do not touch are
+    as likely read counts with zero runs left out as numbered peaks. ``declared="peaks"``
+    reads such a file as peaks.
     """
     lines = text.splitlines()
     if len(lines) > 1 and not text.endswith("\n"):
@@ -100,13 +100,11 @@ def _bed_problem(text: str, *, declared: str = "auto") -> str | None:
         data.append(fields)
     signal = bool(data) and all(len(f) == 4 and _is_number(f[3]) for f in data)
     if signal and declared == "auto":
-        whole = all(float(f[3]).is_integer() for f in data)
-        touching = any(a[0] == b[0] and a[2] == b[1] for a, b in itertools.pairwise(data))
-        if touching or not whole:
-            return (
-                f"its 4th column is a number on every line ({' '.join(data[0])!r}), as in a "
-                f"bedGraph; {_BEDGRAPH} (or set kind: peaks if these are peaks)"
-            )
+        return (
+            f"its 4th column is a number on every line ({' '.join(data[0])!r}), as in a "
+            f"bedGraph; {_BEDGRAPH} (or set kind: peaks if these are peaks with numbers for "
+            "names)"
+        )
     return None
 
 

@@ -40,9 +40,12 @@ __all__ = [
     "SPLITS",
     "Region",
     "build_windows",
+    "held_out_regions",
     "parse_region",
     "read_bed_intervals",
     "read_windows",
+    "shift_room",
+    "spread_sample",
     "tile_windows",
     "windows_manifest",
 ]
@@ -305,6 +308,66 @@ def windows_manifest(folder: str | Path, *, genome: GenomeStore | None = None) -
             f"rerun `{COMMAND}` with this genome store"
         )
     return {**manifest, "content_digest": content_digest(manifest)}
+
+
+def held_out_regions(manifest: dict, genome: GenomeStore) -> list[Region]:
+    """The valid and test regions of a windows store (its :func:`windows_manifest`),
+    resolved on ``genome``."""
+    params = manifest["params"]
+    return _resolve_regions(params["valid"], genome, "valid") + _resolve_regions(
+        params["test"], genome, "test"
+    )
+
+
+def shift_room(
+    windows: Sequence[tuple[str, int, int]],
+    keep_out: Sequence[Region],
+    bin_size: int,
+    max_bins: int,
+) -> np.ndarray:
+    """How many bins each window can move left and right without touching ``keep_out``.
+
+    Training shifts its windows by a few bins (``augment.shift_bins``); a train window next
+    to a held-out region would otherwise take up to that many bins of held-out sequence and
+    targets. Chromosome ends are no limit (the stores pad past them).
+
+    Parameters
+    ----------
+    windows : (chrom, start, end), chromosome names as in ``keep_out``.
+    keep_out : regions (``end`` resolved, not None) a shifted window must not overlap.
+    bin_size, max_bins : the shift unit and the largest shift either way.
+
+    Returns
+    -------
+    np.ndarray, shape (n_windows, 2), int64: (left, right), each in ``0..max_bins``; (0, 0)
+    for a window that already overlaps a region.
+    """
+    by_chrom: dict[str, list[Region]] = {}
+    for r in keep_out:
+        by_chrom.setdefault(r.chrom, []).append(r)
+    room = np.full((len(windows), 2), max_bins, dtype=np.int64)
+    for i, (chrom, start, end) in enumerate(windows):
+        for r in by_chrom.get(chrom, ()):
+            if r.start < end and start < r.end:
+                room[i] = 0
+                break
+            if r.end <= start:
+                room[i, 0] = min(room[i, 0], (start - r.end) // bin_size)
+            else:
+                room[i, 1] = min(room[i, 1], (r.start - end) // bin_size)
+    return room
+
+
+def spread_sample(windows: Sequence[tuple[str, int, int]], n: int) -> list[tuple[str, int, int]]:
+    """``n`` windows spread evenly over ``windows`` (in order, first and last included), or
+    all of them if there are no more than ``n``: a validation subset that covers the whole
+    split rather than its first windows in file order."""
+    if n >= len(windows):
+        return list(windows)
+    if n == 1:
+        return [windows[0]]
+    pick = np.round(np.linspace(0, len(windows) - 1, n)).astype(int)
+    return [windows[i] for i in pick]
 
 
 def read_windows(

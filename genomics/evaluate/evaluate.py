@@ -57,7 +57,8 @@ def evaluate_dataset(
 
     Returns
     -------
-    dict with ``loss`` (float), ``tracks`` (list of per-track metric dicts), ``summary``
+    dict with ``loss`` (float, mean per window), ``windows`` (how many were scored),
+    ``tracks`` (list of per-track metric dicts), ``summary``
     (dict) and ``examples``: list of up to ``keep`` (window, pred (l, t), target (l, t)).
     """
     was_training = model.training
@@ -65,7 +66,7 @@ def evaluate_dataset(
     coverage = torch.tensor([k == "coverage" for k in kinds], device=device)
     metrics = TrackMetrics(names, kinds)
     loader = make_loader(dataset, batch_size=batch_size, num_workers=num_workers)
-    total, n_batches, examples = 0.0, 0, []
+    total, n_windows, n_batches, examples = 0.0, 0, 0, []
     n = len(loader) if max_batches is None else min(max_batches, len(loader))
     try:
         for xb, yb in tqdm(
@@ -77,7 +78,9 @@ def evaluate_dataset(
             with autocast(device, dtype):
                 pred = model(x)
             pred = pred.float()
-            total += float(track_loss(pred, y, coverage))
+            # weighted by windows: a short last batch must not count as a full one
+            total += float(track_loss(pred, y, coverage)) * xb.shape[0]
+            n_windows += xb.shape[0]
             metrics.update(pred, y)
             for i in range(xb.shape[0]):
                 if len(examples) < keep:
@@ -88,7 +91,8 @@ def evaluate_dataset(
         model.train(was_training)
     rows = metrics.compute()
     return {
-        "loss": total / max(n_batches, 1),
+        "loss": total / max(n_windows, 1),
+        "windows": n_windows,
         "tracks": rows,
         "summary": summarize(rows),
         "examples": examples,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistEnv", "broadcast_flag", "init_distributed"]
+__all__ = ["DistEnv", "broadcast_flag", "init_distributed", "mean_across_ranks"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,16 @@ def init_distributed(device_type: str) -> DistEnv:
             torch.cuda.set_device(env.local_rank)
         dist.init_process_group(backend=backend)
     return env
+
+
+def mean_across_ranks(value: torch.Tensor, env: DistEnv) -> torch.Tensor:
+    """The mean of a tensor over all ranks (every rank gets it); itself in one process.
+    Every rank must call it at the same point."""
+    if not env.enabled:
+        return value
+    value = value.clone()
+    dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value / env.world_size
 
 
 def broadcast_flag(flag: bool, env: DistEnv) -> bool:

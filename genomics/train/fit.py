@@ -36,7 +36,7 @@ from genomics.train.checkpoint import (
     save_checkpoint,
 )
 from genomics.train.device import autocast
-from genomics.train.distributed import DistEnv, broadcast_flag
+from genomics.train.distributed import DistEnv, broadcast_flag, mean_across_ranks
 from genomics.train.losses import track_loss
 from genomics.train.metrics_log import MetricsLog
 from genomics.train.schedule import warmup_cosine_scheduler
@@ -77,6 +77,10 @@ class _State:
     best_step: int | None = None
     bad_evals: int = 0
     stopped_early: bool = False
+    # the train-loss log window since its last row: sum of micro-batch losses (mean over
+    # ranks) and their count, so a resumed run logs the rows an uninterrupted one would
+    window_loss: float = 0.0
+    window_n: int = 0
 
 
 def make_optimizer(model: nn.Module, *, lr: float, weight_decay: float, device: torch.device):
@@ -250,13 +254,14 @@ def fit(
                 st.bad_evals += 1
             chance = res["summary"].get("auprc_baseline") if metric == "auprc" else None
             log.info(
-                "step %d valid loss %.4f %s %.4f%s (best %.4f at %s)",
+                "step %d valid (%d windows) loss %.4f %s %.4f%s (best %.4f at %s)",
                 st.step,
+                res["windows"],
                 res["loss"],
                 metric,
                 value,
                 "" if chance is None else f" (chance {chance:.4f})",
-                st.best_value or float("nan"),
+                float("nan") if st.best_value is None else st.best_value,
                 st.best_step,
             )
             stop = patience > 0 and st.bad_evals >= patience
@@ -271,7 +276,9 @@ def fit(
         disable=(not env.is_main) or (None if tc["progress"] is None else not tc["progress"]),
     )
     net.train()
-    micro, window_loss, window_n, window_t = 0, 0.0, 0, time.perf_counter()
+    micro, window_t = 0, time.perf_counter()
+    # summed on the device: no host sync per step
+    loss_sum = torch.tensor(st.window_loss, dtype=torch.float64, device=device)
     while st.step < tc["max_steps"] and not st.stopped_early:
         sampler.set_position(st.epoch, st.batch)
         loader = make_loader(
@@ -296,28 +303,30 @@ def fit(
                     pred = net(x)
                 loss = track_loss(pred, y, coverage)
                 (loss / tc["accumulate"]).backward()
-            window_loss += float(loss.detach())
-            window_n += 1
+            loss_sum += loss.detach().double()
+            st.window_n += 1
             if not sync:
                 continue
             if tc["grad_clip"] > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc["grad_clip"])
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            lr = scheduler.get_last_lr()[0]  # the rate this step used
             scheduler.step()
             st.step += 1
             bar.update(1)
             if st.step % tc["log_every"] == 0 or st.step == tc["max_steps"]:
                 elapsed = time.perf_counter() - window_t
-                seqs = window_n * global_batch
+                seqs = st.window_n * global_batch
                 row = {
-                    "loss": window_loss / window_n,
-                    "lr": scheduler.get_last_lr()[0],
+                    "loss": float(mean_across_ranks(loss_sum, env)) / st.window_n,
+                    "lr": lr,
                     "seq_per_s": seqs / elapsed,
                 }
                 history.add(st.step, st.epoch, "train", row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", seq_s=f"{row['seq_per_s']:.1f}")
-                window_loss, window_n, window_t = 0.0, 0, time.perf_counter()
+                loss_sum.zero_()
+                st.window_n, window_t = 0, time.perf_counter()
             if st.step % tc["eval_every"] == 0 or st.step == tc["max_steps"]:
                 st.stopped_early = validate()
                 window_t = time.perf_counter()
@@ -326,6 +335,9 @@ def fit(
                 or st.step == tc["max_steps"]
                 or st.stopped_early
             ):
+                # every rank takes the mean, so rank 0's checkpoint holds the window for all
+                loss_sum = mean_across_ranks(loss_sum, env)
+                st.window_loss = float(loss_sum)
                 checkpoint()
                 window_t = time.perf_counter()  # throughput counts training time only
             if st.step >= tc["max_steps"] or st.stopped_early:

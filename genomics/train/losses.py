@@ -29,6 +29,7 @@ def track_loss(
         prediction does not give 0); BCE is the usual binary cross-entropy.
     """
     pred, target = pred.float(), target.float()
-    poisson = pred - target * torch.log(pred + eps)
+    rate = torch.where(coverage, pred, 1.0)  # peak logits never reach the log (NaN grads)
+    poisson = rate - target * torch.log(rate + eps)
     bce = F.binary_cross_entropy_with_logits(pred, target, reduction="none")
     return torch.where(coverage, poisson, bce).mean()

@@ -26,7 +26,12 @@ from genomics.config import dump_config
 from genomics.data.dataset import WindowDataset
 from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
-from genomics.data.windows import read_windows, windows_manifest
+from genomics.data.windows import (
+    held_out_regions,
+    read_windows,
+    spread_sample,
+    windows_manifest,
+)
 from genomics.evaluate.metrics import METRICS, METRICS_BY_KIND
 from genomics.io import atomic_write_text, folder_lock
 from genomics.models.saved import build_from_spec, save_model, save_weights
@@ -112,9 +117,12 @@ def train_from_config(
         targets,
         train_w,
         shift_bins=cfg["augment"]["shift_bins"],
+        keep_out=held_out_regions(windows, genome),
         reverse_complement=cfg["augment"]["reverse_complement"],
         **common,
     )
+    if tc["eval_batches"] is not None:
+        valid_w = spread_sample(valid_w, tc["eval_batches"] * tc["batch_size"])
     valid_set = WindowDataset(genome, targets, valid_w, **common)
     if tc["batch_size"] > len(train_set):
         raise ValueError(
