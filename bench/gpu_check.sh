@@ -3,8 +3,8 @@
 #
 #   bash bench/gpu_check.sh fetch   # here, where the package registry answers: -> .whl/
 #   bash bench/gpu_check.sh run compiled     # call 1 (timeout_s 595): -> $OUT
-#   bash bench/gpu_check.sh run eager tests  # call 2, at once while warm (timeout_s 420)
-#   bash bench/gpu_check.sh run              # all three steps in one call (~10 min: too
+#   bash bench/gpu_check.sh run eager profile tests  # call 2, at once while warm (timeout_s 500)
+#   bash bench/gpu_check.sh run              # all four steps in one call (~11 min: too
 #                                            # long for one call on a cold compile cache)
 #
 # The GPU image has python3 (3.12) with torch, einops, numpy, scipy, scikit-learn,
@@ -25,6 +25,9 @@
 #                           220 s per model: on 2026-12-04 (H200, cold cache) ours
 #                           compiled in ~100 s and enformer-pytorch took over 140 s.
 #   eager: throughput_eager.md  the same pair without torch.compile (~80 s)
+#   profile: profile.md     bench/gpu_profile.py: our step time per part (stem, stages,
+#      (.json)              blocks, head) with cudnn.benchmark off and on, and device time
+#                           per kernel kind (not yet run on a GPU; limit 150 s)
 #   tests: pytest.log       the gpu-marked tests: bf16 autocast and torch.compile for every
 #                           model, and CUDA + bf16 + compile training killed and resumed
 #                           (176 s on 2026-12-04)
@@ -63,7 +66,7 @@ run)
     } >"$OUT/env.txt" 2>&1
     shift
     steps=("$@")
-    [[ ${#steps[@]} -eq 0 ]] && steps=(compiled eager tests)
+    [[ ${#steps[@]} -eq 0 ]] && steps=(compiled eager profile tests)
     for step in "${steps[@]}"; do
         case $step in
         compiled)
@@ -80,6 +83,12 @@ run)
             echo "eager throughput: exit $?" | tee -a "$OUT/env.txt"
             grep -A4 "^| model" "$OUT/throughput_eager.md"
             ;;
+        profile)
+            timeout 150 python3 bench/gpu_profile.py --device cuda --json "$OUT/profile.json" \
+                >"$OUT/profile.md" 2>"$OUT/profile.err"
+            echo "profile: exit $?" | tee -a "$OUT/env.txt"
+            grep -A22 "^| part" "$OUT/profile.md"
+            ;;
         tests)
             timeout 240 python3 -m pytest -q -m gpu -p no:cacheprovider tests/ \
                 >"$OUT/pytest.log" 2>&1
@@ -87,7 +96,7 @@ run)
             tail -n 8 "$OUT/pytest.log"
             ;;
         *)
-            echo "unknown step '$step': choose from compiled, eager, tests" >&2
+            echo "unknown step '$step': choose from compiled, eager, profile, tests" >&2
             exit 2
             ;;
         esac
