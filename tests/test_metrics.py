@@ -14,6 +14,7 @@ from genomics.evaluate import (
     COLUMNS,
     TrackMetrics,
     pearson_r,
+    plot_kind_bars,
     plot_metric_bars,
     plot_scatter,
     plot_tracks,
@@ -266,6 +267,8 @@ def test_one_class_peaks_gives_nan(caplog):
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         (row,) = run(col([-1, 0, 1, 2]), col(target), ["nopeaks"], ["peaks"])
     assert math.isnan(row["auroc"]) and math.isnan(row["auprc"])
+    # no chance level either, so a summary pairs AUPRC and chance over the same tracks
+    assert math.isnan(row["auprc_baseline"])
     assert row["pearson"] > 0.9  # still defined: the fractions vary
     assert len(caplog.records) == 1
     assert "nopeaks" in caplog.records[0].getMessage()
@@ -333,9 +336,13 @@ def test_plot_tracks_axes():
     fig = plot_tracks(pred, target, names, title="w", start=1000, chrom="chr1", kinds=kinds)
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     assert fig.axes[-1].get_xlim() == (1000, 1000 + 64 * 128)
+    # peaks predictions are logits, drawn as probabilities
+    drawn = max(a.get_ylim()[1] for a in [fig.axes[2]])
+    assert drawn <= 1.05, drawn
     many = np.random.default_rng(0).random((32, 12))
-    fig = plot_tracks(many, many, [f"t{i}" for i in range(12)])
+    fig = plot_tracks(many, many, [f"t{i}" for i in range(12)], title="w")
     assert len(fig.axes) == 8
+    assert fig.get_suptitle() == "w   (first 8 of 12 tracks)"
     with pytest.raises(ValueError, match="3 tracks but 2 names"):
         plot_tracks(pred, target, names[:2])
 
@@ -360,6 +367,25 @@ def test_plot_metric_bars_and_scatter():
     assert len(plot_scatter(pred[:, 2], target[:, 2], "p", kind="peaks").axes) == 2
     with pytest.raises(ValueError, match="kind must be"):
         plot_scatter(pred[:, 0], target[:, 0], "a", kind="bigwig")
+
+
+def test_kind_bars_never_mix_kinds_and_show_chance():
+    rows = [
+        {"track": "a", "kind": "coverage", "pearson": 0.5},
+        {"track": "p", "kind": "peaks", "pearson": 0.9, "auprc": 0.3, "auprc_baseline": 0.1},
+        {"track": "q", "kind": "peaks", "pearson": 0.1, "auprc": 0.2, "auprc_baseline": 0.25},
+    ]
+    fig = plot_kind_bars(rows)
+    cov, peaks = fig.axes
+    assert [t.get_text() for t in cov.get_xticklabels()] == ["a"]  # no peak track's r
+    assert cov.get_ylabel() == "Pearson r, binned coverage"
+    assert [t.get_text() for t in peaks.get_xticklabels()] == ["p", "q"]
+    assert [b.get_height() for b in peaks.patches] == [0.3, 0.2]
+    chance = peaks.collections[0].get_offsets()[:, 1].tolist()
+    assert chance == [0.1, 0.25]  # q is below chance, and the figure shows it
+    assert len(plot_kind_bars(rows[:1]).axes) == 1
+    with pytest.raises(ValueError, match="no coverage or peaks rows"):
+        plot_kind_bars([])
 
 
 def test_save_figure_writes_png_atomically(tmp_path):

@@ -594,7 +594,9 @@ def test_evaluate_refuses_other_targets(trained, tmp_path):
     assert code == 2 and "trained on another target store" in err
 
 
-def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(workspace, tmp_path, caplog):
+def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(
+    workspace, tmp_path, caplog, monkeypatch
+):
     """A peaks track (BED) next to a coverage track: BCE, AUPRC early stopping, evaluate."""
     root, cfg = workspace
     cfg = copy.deepcopy(cfg)
@@ -618,8 +620,16 @@ def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(workspace, t
     assert re.search(
         r"step 4 valid \(4 windows\) loss [\d.]+ auprc [\d.]+ \(chance 0\.\d+\)", log
     ), log
+    import genomics.evaluate.run as evaluate_run
+
+    drawn = []  # the example figures get the kinds, so peak logits are drawn as probabilities
+    real = evaluate_run.plot_tracks
+    monkeypatch.setattr(
+        evaluate_run, "plot_tracks", lambda *a, **k: drawn.append(k["kinds"]) or real(*a, **k)
+    )
     code, err = run_cli(root, ["evaluate", *base, "--model", str(model), "--out", str(out)])
     assert code == 0, err
+    assert drawn and all(k == ["peaks", "coverage"] for k in drawn)
     rows = {r["track"]: r for r in json.loads((out / "metrics.json").read_text())["tracks"]}
     peaks, cov = rows["elements"], rows["tf_m0"]
     assert peaks["kind"] == "peaks" and 0 < peaks["auprc_baseline"] < 0.5

@@ -6,7 +6,7 @@
 - :mod:`genomics.evaluate.report`: the writer (metrics TSV/JSON, figures), atomically.
 """
 
-from genomics.evaluate.figures import plot_metric_bars, plot_scatter, plot_tracks
+from genomics.evaluate.figures import plot_kind_bars, plot_metric_bars, plot_scatter, plot_tracks
 from genomics.evaluate.metrics import COLUMNS, KINDS, METRICS, TrackMetrics, pearson_r, summarize
 from genomics.evaluate.report import read_metrics_tsv, save_figure, write_metrics
 
@@ -16,6 +16,7 @@ __all__ = [
     "METRICS",
     "TrackMetrics",
     "pearson_r",
+    "plot_kind_bars",
     "plot_metric_bars",
     "plot_scatter",
     "plot_tracks",

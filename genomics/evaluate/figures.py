@@ -16,7 +16,7 @@ from scipy.special import expit
 
 from genomics.evaluate.metrics import pearson_r
 
-__all__ = ["plot_metric_bars", "plot_scatter", "plot_tracks"]
+__all__ = ["plot_kind_bars", "plot_metric_bars", "plot_scatter", "plot_tracks"]
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,43 @@ def plot_tracks(
     axes[-1].set_xlim(edges[0], edges[-1])
     axes[-1].set_xlabel(f"{chrom} position (bp)".strip())
     axes[-1].ticklabel_format(axis="x", style="plain", useOffset=False)
+    if shown < n_tracks:
+        title = f"{title or ''}   (first {shown} of {n_tracks} tracks)".strip()
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# per track kind: the metric its bars show, the row key of its chance level, the axis label
+KIND_BARS = {
+    "coverage": ("pearson", None, "Pearson r, binned coverage"),
+    "peaks": ("auprc", "auprc_baseline", "AUPRC (black tick: chance)"),
+}
+
+
+def plot_kind_bars(rows: Sequence[Mapping]) -> Figure:
+    """One bar panel per track kind present: Pearson r for coverage tracks, AUPRC with
+    each track's chance level for peak tracks (:data:`KIND_BARS`); a metric is never
+    averaged across kinds.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows from :meth:`genomics.evaluate.metrics.TrackMetrics.compute`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per kind, coverage first.
+    """
+    kinds = [k for k in KIND_BARS if any(r.get("kind") == k for r in rows)]
+    if not kinds:
+        raise ValueError("no coverage or peaks rows to plot")
+    widest = max(sum(r.get("kind") == k for r in rows) for k in kinds)
+    fig = Figure(figsize=(max(4.0, 0.3 * widest + 1.5), 3.5 * len(kinds)), layout="constrained")
+    for ax, kind in zip(fig.subplots(len(kinds), 1, squeeze=False)[:, 0], kinds, strict=True):
+        metric, chance, label = KIND_BARS[kind]
+        _draw_bars(ax, [r for r in rows if r.get("kind") == kind], metric, chance, label)
     return fig
 
 
@@ -131,17 +166,23 @@ def plot_metric_bars(rows: Sequence[Mapping], metric: str) -> Figure:
     if not have:
         known = sorted({k for r in rows for k in r if k not in ("track", "kind")})
         raise ValueError(f"no row has metric {metric!r}; rows have {known}")
+    fig = Figure(figsize=(max(4.0, 0.3 * len(have) + 1.5), 3.5), layout="constrained")
+    _draw_bars(fig.subplots(), have, metric, None, metric)
+    return fig
+
+
+def _draw_bars(ax, have: Sequence[Mapping], metric: str, chance: str | None, label: str) -> None:
     values = np.array([float(r[metric]) for r in have])
     labels = [str(r.get("track", i)) for i, r in enumerate(have)]
     finite = np.isfinite(values)
     order = np.lexsort((-np.where(finite, values, 0.0), ~finite))  # finite desc, then NaN
     values = values[order]
     labels = [labels[i] + ("" if finite[i] else " (nan)") for i in order]
-
-    fig = Figure(figsize=(max(4.0, 0.3 * len(have) + 1.5), 3.5), layout="constrained")
-    ax = fig.subplots()
     x = np.arange(len(have))
     ax.bar(x, np.nan_to_num(values, nan=0.0), color=PREDICTED)
+    if chance is not None:
+        levels = np.array([float(have[i].get(chance, np.nan)) for i in order])
+        ax.scatter(x, levels, marker="_", s=120, color="black", linewidths=1.5, zorder=3)
     n_finite = int(finite.sum())
     if n_finite:
         mean = float(values[np.isfinite(values)].mean())
@@ -152,12 +193,11 @@ def plot_metric_bars(rows: Sequence[Mapping], metric: str) -> Figure:
     else:
         ax.set_xticks([])
         ax.set_xlabel(f"{len(have)} tracks")
-    ax.set_ylabel(metric)
+    ax.set_ylabel(label)
     nan_note = f", {len(have) - n_finite} NaN" if n_finite < len(have) else ""
     ax.set_title(f"{metric} per track ({len(have)} tracks{nan_note})", fontsize=10)
     ax.axhline(0.0, color="black", linewidth=0.5)
     ax.spines[["top", "right"]].set_visible(False)
-    return fig
 
 
 def plot_scatter(

@@ -411,7 +411,8 @@ class TrackMetrics:
         baseline = n_pos / positive.size if positive.size else float("nan")
         if n_pos in (0, positive.size):
             why.append(f"only one class ({n_pos} of {positive.size} ranked bins are peaks)")
-            return {"auroc": float("nan"), "auprc": float("nan"), "auprc_baseline": baseline}
+            # no chance level either: a summary must pair AUPRC and chance over the same tracks
+            return {"auroc": float("nan"), "auprc": float("nan"), "auprc_baseline": float("nan")}
         return {
             "auroc": float(roc_auc_score(positive, pred)),
             "auprc": float(average_precision_score(positive, pred)),

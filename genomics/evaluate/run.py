@@ -1,8 +1,12 @@
 """``genomics evaluate``: a trained model on the test windows -> metrics and figures.
 
 Writes into the output folder: ``metrics.tsv`` (one row per track), ``metrics.json``
-(summary + tracks), ``tracks.png`` (predicted vs observed at a few test loci per example),
-and ``metric_bars.png`` (per-track metric).
+(summary + tracks), ``tracks-<i>.png`` (predicted vs observed in the first
+``evaluate.n_examples`` windows of the split) and ``metric_bars.png`` (one panel per track
+kind: Pearson r of coverage tracks, AUPRC of peak tracks against chance).
+
+Windows of a split overlap when ``windows.stride`` is below ``windows.length`` (the
+default is half), so most bins are scored more than once; metrics are over window bins.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
 from genomics.data.windows import read_windows
 from genomics.evaluate.evaluate import evaluate_dataset
-from genomics.evaluate.figures import plot_metric_bars, plot_tracks
+from genomics.evaluate.figures import plot_kind_bars, plot_tracks
 from genomics.evaluate.report import save_figure, write_metrics
 from genomics.models.saved import load_model
 from genomics.train.device import resolve_device, resolve_precision
@@ -73,19 +77,23 @@ def evaluate_from_config(
     res["summary"].update({"split": split, "n_windows": len(windows), "model": str(model_dir)})
     write_metrics(res["tracks"], res["summary"], out)
     for i, (window, pred, target) in enumerate(res["examples"]):
-        chrom, start, _ = window
+        chrom, start, end = window
+        first, last = (
+            start + spec["crop_bins"] * spec["bin_size"],
+            end - spec["crop_bins"] * spec["bin_size"],
+        )
         fig = plot_tracks(
             pred,
             target,
             spec["track_names"],
+            kinds=spec["track_kinds"],
             bin_size=spec["bin_size"],
             chrom=chrom,
-            start=start + spec["crop_bins"] * spec["bin_size"],
-            title=f"{split} window {chrom}:{start + 1:,}",
+            start=first,
+            title=f"{split} window, scored bins {chrom}:{first + 1:,}-{last:,}",
         )
         save_figure(fig, out / f"tracks-{i}.png")
-    metric = "pearson" if "coverage" in spec["track_kinds"] else "auroc"
-    save_figure(plot_metric_bars(res["tracks"], metric), out / "metric_bars.png")
+    save_figure(plot_kind_bars(res["tracks"]), out / "metric_bars.png")
     log.info(
         "%s on %s (%d windows): %s",
         model_dir,
