@@ -339,10 +339,10 @@ def test_plot_tracks_axes():
     # peaks predictions are logits, drawn as probabilities
     drawn = max(a.get_ylim()[1] for a in [fig.axes[2]])
     assert drawn <= 1.05, drawn
-    many = np.random.default_rng(0).random((32, 12))
-    fig = plot_tracks(many, many, [f"t{i}" for i in range(12)], title="w")
-    assert len(fig.axes) == 8
-    assert fig.get_suptitle() == "w   (first 8 of 12 tracks)"
+    many = np.random.default_rng(0).random((32, 20))
+    fig = plot_tracks(many, many, [f"t{i}" for i in range(20)], title="w")
+    assert len(fig.axes) == 16
+    assert fig.get_suptitle() == "w   (first 16 of 20 tracks)"
     with pytest.raises(ValueError, match="3 tracks but 2 names"):
         plot_tracks(pred, target, names[:2])
 

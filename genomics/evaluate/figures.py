@@ -43,7 +43,7 @@ def plot_tracks(
     start: int = 0,
     chrom: str = "",
     kinds: Sequence[str] | None = None,
-    max_tracks: int = 8,
+    max_tracks: int = 16,
 ) -> Figure:
     """Observed (filled) and predicted (line) signal of one window, one panel per track.
 
@@ -65,7 +65,7 @@ def plot_tracks(
         Chromosome name for the x label.
     kinds : list of str, length t, optional
         Track kinds; peaks predictions are drawn as ``sigmoid(pred)``.
-    max_tracks : int, default 8
+    max_tracks : int, default 16
         Draw at most this many tracks (the first ones).
 
     Returns
