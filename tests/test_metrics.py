@@ -292,7 +292,9 @@ def test_summarize_ignores_nan_and_counts():
     ]
     s = summarize(rows)
     assert (s["n_tracks"], s["n_coverage"], s["n_peaks"]) == (3, 2, 1)
-    assert s["pearson"] == pytest.approx(0.6) and s["pearson_n"] == 2
+    # coverage r and peak r are never averaged together
+    assert s["pearson"] == 0.5 and s["pearson_n"] == 1
+    assert s["pearson_peaks"] == 0.7 and s["pearson_peaks_n"] == 1
     assert s["spearman"] == pytest.approx(0.3) and s["spearman_n"] == 2
     assert s["auroc"] == 0.9 and s["auroc_n"] == 1
     assert math.isnan(s["auprc"]) and s["auprc_n"] == 0

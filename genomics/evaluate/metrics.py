@@ -432,7 +432,11 @@ class TrackMetrics:
 
 
 def summarize(rows: Sequence[Mapping]) -> dict:
-    """Average each metric over the tracks that have it, ignoring NaN.
+    """Average each metric over the tracks that have it, ignoring NaN, never across kinds.
+
+    ``pearson`` is the one metric both kinds have (of coverage, and of peak probabilities
+    against peak fractions): with coverage tracks present it is their mean, and the peak
+    tracks' mean is ``pearson_peaks``; with peak tracks alone it is theirs.
 
     Parameters
     ----------
@@ -449,11 +453,21 @@ def summarize(rows: Sequence[Mapping]) -> dict:
     summary: dict = {"n_tracks": len(rows)}
     for kind in KINDS:
         summary[f"n_{kind}"] = sum(1 for r in rows if r.get("kind") == kind)
-    for metric in METRICS:
-        values = np.array([float(r[metric]) for r in rows if metric in r], dtype=np.float64)
-        if values.size == 0:
-            continue
+    mixed = summary["n_coverage"] > 0 and summary["n_peaks"] > 0
+
+    def add(key: str, have: list) -> None:
+        values = np.array([float(r[metric]) for r in have], dtype=np.float64)
         finite = values[np.isfinite(values)]
-        summary[metric] = float(finite.mean()) if finite.size else float("nan")
-        summary[f"{metric}_n"] = int(finite.size)
+        summary[key] = float(finite.mean()) if finite.size else float("nan")
+        summary[f"{key}_n"] = int(finite.size)
+
+    for metric in METRICS:
+        have = [r for r in rows if metric in r]
+        if not have:
+            continue
+        if metric == "pearson" and mixed:
+            add(metric, [r for r in have if r.get("kind") == "coverage"])
+            add("pearson_peaks", [r for r in have if r.get("kind") == "peaks"])
+        else:
+            add(metric, have)
     return summary
