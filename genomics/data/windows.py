@@ -364,8 +364,6 @@ def spread_sample(windows: Sequence[tuple[str, int, int]], n: int) -> list[tuple
     split rather than its first windows in file order."""
     if n >= len(windows):
         return list(windows)
-    if n == 1:
-        return [windows[0]]
     pick = np.round(np.linspace(0, len(windows) - 1, n)).astype(int)
     return [windows[i] for i in pick]
 

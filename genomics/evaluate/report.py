@@ -88,8 +88,8 @@ def write_metrics(
     -----
     The TSV has a header row, then one row per track: ``track``, ``kind``, ``n_bins``,
     ``target_mean``, ``pred_mean``, ``pearson``, ``pearson_log1p``, ``spearman``, ``auroc``,
-    ``auprc``, ``auprc_baseline`` (then any other keys). An undefined metric is written ``nan``; a metric the
-    track's kind does not have is left empty. Floats are written with ``repr`` and read back
+    ``auprc``, ``auprc_baseline`` (then any other keys). An undefined metric is written
+    ``nan``; a metric the track's kind does not have is left empty. Floats are written with ``repr`` and read back
     exactly. The JSON is ``{"summary": summary, "tracks": rows}`` with NaN as ``null``.
     """
     if not prefix or "/" in prefix or "\\" in prefix:
