@@ -59,17 +59,9 @@ class DilatedConv(BinnedModel):
 
     Notes
     -----
-    On small data (the default synthetic genome: 4 Mb of training sequence) this model
-    is sensitive to dropout and seed. On the 10-track default data at 1000 steps,
-    ``dropout: 0.3`` left it stuck on 5 of 6 TF tracks for both seeds tried: their
-    predictions stayed copies of one shared direction (correlation ~1 between tracks), the
-    collapsed state every model, the convformer included, passes through in its first few
-    hundred steps. With ``dropout: 0.1`` and max pooling all four runs tried learned every
-    track (three seeds with ``zero_init``, one without; the ablation points at the
-    dropout, zero-init was not shown to matter); with attention pooling one run (seed 0)
-    left two tracks stuck; at ``dropout: 0`` seed 2 of two tried left two tracks stuck. An
-    earlier run on 8-track data had 2 of 4 seeds stuck at ``dropout: 0.1``, so train more than one seed before trusting a comparison with it;
-    see ``bench/RESULTS.md``.
+    On small data whether every track is learned depends on dropout and the seed, so train
+    more than one seed before trusting a comparison with this baseline (runs in
+    ``bench/JOURNAL.md``).
     """
 
     def __init__(

@@ -130,25 +130,10 @@ class Convformer(BinnedModel):
 
     Notes
     -----
-    On small data trained briefly (the default synthetic genome, 1000 steps) dropout decides
-    whether every track is learned: at ``dropout: 0.1`` one seed of three stayed stuck, groups
-    of tracks predicted as copies of one shared direction; at 0 no seed of three was stuck, so
-    ``configs/default.yaml`` sets 0. Neither ``zero_init`` nor ``train.init_output_bias`` was
-    shown to help there (see ``bench/RESULTS.md``). Partial RoPE (``rope_fraction`` 0.5) was
-    not shown to help either (one seed of two stuck at 1000 steps).
-
-    ``qk_norm`` is what first made the model use distal enhancers on that data (2000 steps,
-    seed 0): the in-silico enhancer knock-out Spearman rose from 0.20 / 0.34 to 0.66 / 0.52
-    and the nearer long-range track beat the promoter-only oracle, where plain attention
-    (whose sharpness grows only with the norms of ``W_q`` and ``W_k``) had learned some
-    routing but hardly used it. But with ``qk_norm`` seed 2 was stuck at 1000 steps (all
-    tracks 0.30) where plain attention learned every track (0.73); at 2000 steps that seed
-    learned every track (0.94). Over seeds 0-2 at 2000 steps its knock-out was positive every
-    time (0.66 / 0.52, 0.37 / 0.40, 0.20 / 0.18; the conv's ~0) and its expr Pearson, mean
-    over the three seeds, above the conv's (0.838 / 0.862 against 0.781 / 0.832; seed 2 a tie
-    on expr_e1), so ``configs/default.yaml`` turns it on; the schema default (off) keeps other
-    configs as they were. On real peaks (hg19 chr20, 16-kb windows, 1000 steps) it was worse
-    than plain attention (test AUPRC 0.072 vs 0.082), so the chr20 and GPU configs leave it off.
+    What trains reliably depends on the data: ``configs/default.yaml`` (small synthetic
+    data) departs from the schema defaults in ``dropout`` and ``qk_norm``, which made every
+    seed learn every track and attention use the distal enhancers there; on real chr20
+    peaks ``qk_norm`` was worse. The runs behind these choices: ``bench/JOURNAL.md``.
     """
 
     def __init__(

@@ -5,11 +5,7 @@ its mean; tracks whose means differ by orders of magnitude (real assays) then sp
 first steps on scale. Setting the bias to the inverse link of each track's training mean
 removes that (Karpathy's "init well"; the prior bias of focal-loss detectors).
 
-Off by default: on the synthetic default data it did not help. At 1000 steps it left the
-conv baseline stuck on most TF tracks in both seeds tried (without it the same seeds
-learned every track). A plausible reason, not verified: the Poisson gradient at a peak bin
-is ``1 - y / rate``, so a low starting rate weights peaks far above background, which is
-the signal a motif detector grows from. See bench/RESULTS.md.
+Off by default: on the synthetic data it did not help (runs in bench/JOURNAL.md).
 """
 
 from __future__ import annotations
