@@ -39,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_throughput as tt  # noqa: E402  (the bench's model sizes and builder)
 
-from genomics.train.device import autocast, resolve_precision  # noqa: E402
+from genomics.inference.device import autocast, resolve_precision  # noqa: E402
 
 # kernel-name fragments -> category (first match wins), for the device-time split
 CATEGORIES = [
@@ -145,8 +145,8 @@ def kernel_profile(model, x, y, coverage, device, dtype, steps: int) -> tuple[st
     """Top kernels of whole training steps, and device time per category (ms per step)."""
     from torch.profiler import ProfilerActivity, profile
 
+    from genomics.inference.losses import track_loss
     from genomics.train.fit import make_optimizer
-    from genomics.train.losses import track_loss
 
     optimizer = make_optimizer(model, lr=5e-4, weight_decay=0.01, device=device)
 

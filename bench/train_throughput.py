@@ -1,8 +1,8 @@
 """Training throughput and MFU: our convformer against enformer-pytorch, in one run.
 
 One training step is the one :func:`genomics.train.fit.fit` takes: forward under
-:func:`genomics.train.device.autocast` (bf16 on CUDA, fp32 on CPU), Poisson loss from
-:func:`genomics.train.losses.track_loss`, backward, gradient clipping at 1.0, AdamW from
+:func:`genomics.inference.device.autocast` (bf16 on CUDA, fp32 on CPU), Poisson loss from
+:func:`genomics.inference.losses.track_loss`, backward, gradient clipping at 1.0, AdamW from
 :func:`genomics.train.fit.make_optimizer`. Data are random one-hot windows and Poisson
 targets already on the device (data loading is benchmarked in ``bench/data_loader.py``).
 
@@ -244,10 +244,10 @@ def _measure_peak(spec: dict) -> dict:
 def _run_model(spec: dict) -> dict:
     import torch
 
+    from genomics.inference.device import autocast, resolve_precision
+    from genomics.inference.losses import track_loss
     from genomics.models import count_flops
-    from genomics.train.device import autocast, resolve_precision
     from genomics.train.fit import make_optimizer
-    from genomics.train.losses import track_loss
 
     device = torch.device(spec["device"])
     dtype = resolve_precision(spec["precision"], device)
@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, key) is None:
             setattr(args, key, value)
     if args.device == "cuda":
-        from genomics.train.device import resolve_device
+        from genomics.inference.device import resolve_device
 
         try:
             resolve_device("cuda")  # no CUDA context in this process; workers make their own

@@ -106,7 +106,7 @@ def cmd_windows(args, cfg) -> None:
 
 
 def cmd_train(args, cfg) -> None:
-    from genomics.train.run import train_from_config
+    from genomics.train.from_config import train_from_config
 
     out = args.out or _out_folder(Path("results/model") / cfg["model"]["name"])
     result = train_from_config(
@@ -129,7 +129,7 @@ def cmd_train(args, cfg) -> None:
 
 
 def cmd_evaluate(args, cfg) -> None:
-    from genomics.evaluate.run import evaluate_from_config
+    from genomics.evaluate.from_config import evaluate_from_config
 
     name = cfg["model"]["name"]
     model = args.model or Path("results/model") / name

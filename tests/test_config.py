@@ -146,7 +146,7 @@ def test_whole_number_floats_become_ints_and_set_errors_say_so(tmp_path):
 
 
 def test_stage_inputs_lists_track_files_and_refuses_missing_ones(tmp_path, monkeypatch):
-    from genomics.config.inputs import stage_inputs
+    from genomics.stage_inputs import stage_inputs
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ref.fa").write_text(">chr1\nACGT\n")

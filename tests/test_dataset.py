@@ -8,8 +8,8 @@ import torch
 from genomics.data.dataset import WindowDataset, WindowSampler, make_loader
 from genomics.data.encoding import decode, one_hot, one_hot_torch, reverse_complement_codes
 from genomics.data.genome import GenomeStore, build_genome_store
+from genomics.data.intervals import Region
 from genomics.data.targets import TargetStore, build_target_store
-from genomics.data.windows import Region
 
 from conftest import write_fasta
 
@@ -231,7 +231,7 @@ def test_errors(stores, tmp_path):
 
 def test_evaluate_loss_is_a_mean_per_window_whatever_the_batch_size(stores):
     """5 windows in batches of 4: the short last batch counts as one window, not as four."""
-    from genomics.evaluate.evaluate import evaluate_dataset
+    from genomics.inference.scoring import evaluate_dataset
 
     genome, targets = stores
     windows = WINDOWS[:5]

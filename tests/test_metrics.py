@@ -24,7 +24,7 @@ from genomics.evaluate import (
     write_metrics,
 )
 
-LOGGER = "genomics.evaluate.metrics"
+LOGGER = "genomics.inference.metrics"
 
 
 def run(pred, target, names, kinds, **kw):

@@ -17,10 +17,10 @@ from genomics.data.binning import (
     integrate,
     iter_bigwig_bins,
     peak_bins,
-    read_peaks,
     transform,
 )
 from genomics.data.genome import GenomeStore, build_genome_store
+from genomics.data.intervals import read_peaks
 from genomics.data.targets import TargetStore, build_target_store
 from genomics.data.tracks import load_tracks, sniff_kind
 from genomics.io import StoreError, content_digest
@@ -223,7 +223,7 @@ def test_peaks_fraction_and_binary_overlapping_and_touching(tmp_path):
 
 
 def test_peaks_unsorted_input_merges():
-    from genomics.data.binning import merge_intervals as _merge
+    from genomics.data.intervals import merge_intervals as _merge
 
     s, e = _merge(np.array([50, 10, 12, 0]), np.array([60, 20, 30, 5]))
     assert s.tolist() == [0, 10, 50] and e.tolist() == [5, 30, 60]

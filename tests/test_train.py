@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from genomics.config import dump_config, load_config
-from genomics.train.losses import track_loss
+from genomics.inference.losses import track_loss
 from genomics.train.schedule import warmup_cosine
 
 from conftest import run_cli
@@ -620,7 +620,7 @@ def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(
     assert re.search(
         r"step 4 valid \(4 windows\) loss [\d.]+ auprc [\d.]+ \(chance 0\.\d+\)", log
     ), log
-    import genomics.evaluate.run as evaluate_run
+    import genomics.evaluate.from_config as evaluate_run
 
     drawn = []  # the example figures get the kinds, so peak logits are drawn as probabilities
     real = evaluate_run.plot_tracks

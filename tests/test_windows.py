@@ -3,12 +3,11 @@ import logging
 import pytest
 
 from genomics.data.genome import GenomeStore, build_genome_store
+from genomics.data.intervals import Region, parse_region
 from genomics.data.windows import (
-    Region,
     assign_split,
     build_windows,
     held_out_regions,
-    parse_region,
     read_windows,
     shift_room,
     spread_sample,

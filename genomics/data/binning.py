@@ -12,10 +12,8 @@ bases the bin holds, so the last, partial bin of a chromosome is not diluted.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
@@ -24,14 +22,11 @@ __all__ = [
     "integrate",
     "iter_bigwig_bins",
     "iter_peak_bins",
-    "merge_intervals",
     "peak_bins",
-    "read_peaks",
     "transform",
 ]
 
 CHUNK = 1 << 20  # bases per chunk: bounds the Python tuples pyBigWig returns per call
-_SKIP = ("#", "track", "browser")
 
 
 def integrate(
@@ -154,79 +149,6 @@ def bigwig_bins(bw, chrom: str, length: int, *, bin_size: int, aggregate: str = 
         )
     ]
     return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def _open_text(path: Path):
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt") if gz else open(path)
-
-
-def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Union of intervals, sorted; overlapping and touching intervals become one."""
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    if starts.size == 0:
-        return starts, ends
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
-    reach = np.maximum.accumulate(ends)
-    new = np.concatenate([[True], starts[1:] > reach[:-1]])
-    first = np.flatnonzero(new)
-    last = np.concatenate([first[1:], [starts.size]]) - 1
-    return starts[first], reach[last]
-
-
-def read_peaks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Read a BED3+ or narrowPeak file (gz or not) into merged intervals per chromosome.
-
-    Blank lines and ``#``, ``track`` and ``browser`` lines are skipped; zero-length
-    intervals are ignored.
-
-    Returns
-    -------
-    dict chrom -> (starts, ends), each np.ndarray, shape (n,), int64, sorted and disjoint.
-
-    Raises
-    ------
-    ValueError
-        Naming the file and line for a line with fewer than 3 columns, a coordinate that
-        is not an integer, a negative start or an end before the start.
-    """
-    path = Path(path)
-    raw: dict[str, tuple[list, list]] = {}
-    with _open_text(path) as fh:
-        try:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip() or line.startswith(_SKIP):
-                    continue
-                fields = line.split()
-                where = f"{path} line {lineno}"
-                if len(fields) < 3:
-                    raise ValueError(
-                        f"{where}: expected at least 3 columns (chrom, start, end), "
-                        f"got {len(fields)}: {line.rstrip()[:80]!r}"
-                    )
-                try:
-                    start, end = int(fields[1]), int(fields[2])
-                except ValueError:
-                    raise ValueError(
-                        f"{where}: start and end must be integers, got "
-                        f"{fields[1]!r} and {fields[2]!r}"
-                    ) from None
-                if start < 0 or end < start:
-                    raise ValueError(
-                        f"{where}: bad interval {fields[0]}:{start}-{end} (need 0 <= start <= end)"
-                    )
-                starts, ends = raw.setdefault(fields[0], ([], []))
-                starts.append(start)
-                ends.append(end)
-        except (OSError, EOFError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a readable BED/narrowPeak text file ({e})") from None
-    return {
-        chrom: merge_intervals(np.array(s, dtype=np.int64), np.array(e, dtype=np.int64))
-        for chrom, (s, e) in raw.items()
-    }
 
 
 def iter_peak_bins(

@@ -20,8 +20,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from genomics.data.encoding import one_hot, reverse_complement_codes
 from genomics.data.genome import GenomeStore
+from genomics.data.intervals import Region
 from genomics.data.targets import TargetStore
-from genomics.data.windows import Region, shift_room
+from genomics.data.windows import shift_room
 
 __all__ = ["WindowDataset", "WindowSampler", "make_loader"]
 

@@ -24,9 +24,10 @@ import numpy as np
 import pyBigWig
 from tqdm.auto import tqdm
 
-from genomics.data.binning import iter_bigwig_bins, iter_peak_bins, read_peaks, transform
+from genomics.data.binning import iter_bigwig_bins, iter_peak_bins, transform
 from genomics.data.chroms import ChromAliases
 from genomics.data.genome import GenomeStore
+from genomics.data.intervals import read_peaks
 from genomics.data.store import ChromStore, few
 from genomics.data.tracks import load_tracks
 from genomics.io import (

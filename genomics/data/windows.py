@@ -15,17 +15,14 @@ Layout of a windows folder::
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from genomics.data.binning import merge_intervals, read_peaks
-from genomics.data.chroms import ChromAliases
 from genomics.data.encoding import N_CODE
 from genomics.data.genome import GenomeStore
+from genomics.data.intervals import Region, parse_region, read_bed_intervals
 from genomics.io import (
     StoreError,
     atomic_write_text,
@@ -38,11 +35,8 @@ from genomics.io import (
 
 __all__ = [
     "SPLITS",
-    "Region",
     "build_windows",
     "held_out_regions",
-    "parse_region",
-    "read_bed_intervals",
     "read_windows",
     "shift_room",
     "spread_sample",
@@ -57,43 +51,6 @@ KIND = "windows"
 FORMAT_VERSION = 1
 COMMAND = "genomics windows"
 
-_REGION = re.compile(r"^(?P<chrom>[^:\s]+)(?::(?P<start>[\d,_]+)-(?P<end>[\d,_]+))?$")
-
-
-@dataclass(frozen=True)
-class Region:
-    """A genome interval, 0-based half-open; ``end=None`` means to the chromosome's end."""
-
-    chrom: str
-    start: int = 0
-    end: int | None = None
-
-    def __str__(self) -> str:
-        """As a user writes it: ``chr3`` or ``chr20:40000001-46000000`` (1-based)."""
-        if self.start == 0 and self.end is None:
-            return self.chrom
-        return f"{self.chrom}:{self.start + 1}-{'end' if self.end is None else self.end}"
-
-
-def parse_region(text: str) -> Region:
-    """Parse ``chr3`` or ``chr20:40,000,001-46,000,000`` (1-based inclusive) into a Region.
-
-    >>> parse_region("chr20:11-20")
-    Region(chrom='chr20', start=10, end=20)
-    """
-    m = _REGION.match(text.strip())
-    if m is None:
-        raise ValueError(
-            f"region {text!r}: expected a chromosome (chr8) or chrom:start-end "
-            "(chr20:40000001-46000000, 1-based inclusive)"
-        )
-    if m["start"] is None:
-        return Region(m["chrom"])
-    start, end = (int(m[k].replace(",", "").replace("_", "")) for k in ("start", "end"))
-    if start < 1 or end < start:
-        raise ValueError(f"region {text!r}: need 1 <= start <= end")
-    return Region(m["chrom"], start - 1, end)
-
 
 def tile_windows(sizes: dict[str, int], length: int, stride: int) -> list[tuple[str, int, int]]:
     """Every window ``[s, s + length)`` with ``s = 0, stride, 2 * stride, ...`` inside its
@@ -107,44 +64,6 @@ def tile_windows(sizes: dict[str, int], length: int, stride: int) -> list[tuple[
             continue
         windows.extend((chrom, s, s + length) for s in range(0, size - length + 1, stride))
     return windows
-
-
-def read_bed_intervals(
-    path: str | Path, aliases: ChromAliases, *, key: str = ""
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Read a BED (gz or not) into merged, sorted intervals per reference chromosome.
-
-    Parameters
-    ----------
-    key : the config key that names ``path``, for the error when it is missing.
-
-    Returns
-    -------
-    dict chrom -> (starts, ends), each np.ndarray, shape (n,), int64; chromosomes not in
-    ``aliases`` are left out.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{key + ': ' if key else ''}BED file {path} does not exist")
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    unknown = []
-    for chrom, (starts, ends) in read_peaks(path).items():
-        name = aliases.resolve(chrom)
-        if name is None:
-            unknown.append(chrom)
-            continue
-        if name in out:  # two spellings of one chromosome (chr1 and 1)
-            starts, ends = merge_intervals(np.r_[out[name][0], starts], np.r_[out[name][1], ends])
-        out[name] = (starts, ends)
-    if unknown:
-        log.warning(
-            "%s: %d chromosome name(s) not in the genome store, ignored: %s%s",
-            path,
-            len(unknown),
-            ", ".join(unknown[:5]),
-            "" if out else " (no interval of this file is used: is it for another assembly?)",
-        )
-    return out
 
 
 def _overlaps(intervals: tuple[np.ndarray, np.ndarray] | None, start: int, end: int) -> bool:

@@ -1,14 +1,14 @@
 """Evaluate predictions: per-track metrics, figures, and the files that hold them.
 
-- :mod:`genomics.evaluate.metrics`: :class:`TrackMetrics` (streaming, per track) and
+- :mod:`genomics.inference.metrics` (re-exported): :class:`TrackMetrics` (streaming, per track) and
   :func:`summarize`.
 - :mod:`genomics.evaluate.figures`: functions that return matplotlib Figures.
-- :mod:`genomics.evaluate.report`: the writer (metrics TSV/JSON, figures), atomically.
+- :mod:`genomics.evaluate.outputs`: the writer (metrics TSV/JSON, figures), atomically.
 """
 
 from genomics.evaluate.figures import plot_kind_bars, plot_metric_bars, plot_scatter, plot_tracks
-from genomics.evaluate.metrics import COLUMNS, KINDS, METRICS, TrackMetrics, pearson_r, summarize
-from genomics.evaluate.report import read_metrics_tsv, save_figure, write_metrics
+from genomics.evaluate.outputs import read_metrics_tsv, save_figure, write_metrics
+from genomics.inference.metrics import COLUMNS, KINDS, METRICS, TrackMetrics, pearson_r, summarize
 
 __all__ = [
     "COLUMNS",

@@ -2,7 +2,7 @@
 
 Each function builds and returns a :class:`matplotlib.figure.Figure` without touching
 pyplot's global state (no backend, no open-figure list) and saves nothing; save with
-:func:`genomics.evaluate.report.save_figure`.
+:func:`genomics.evaluate.outputs.save_figure`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.special import expit
 
-from genomics.evaluate.metrics import pearson_r
+from genomics.inference.metrics import pearson_r
 
 __all__ = ["plot_kind_bars", "plot_metric_bars", "plot_scatter", "plot_tracks"]
 
@@ -127,7 +127,7 @@ def plot_kind_bars(rows: Sequence[Mapping]) -> Figure:
     Parameters
     ----------
     rows : list of dict
-        Rows from :meth:`genomics.evaluate.metrics.TrackMetrics.compute`.
+        Rows from :meth:`genomics.inference.metrics.TrackMetrics.compute`.
 
     Returns
     -------
@@ -151,7 +151,7 @@ def plot_metric_bars(rows: Sequence[Mapping], metric: str) -> Figure:
     Parameters
     ----------
     rows : list of dict
-        Rows from :meth:`genomics.evaluate.metrics.TrackMetrics.compute`; tracks without
+        Rows from :meth:`genomics.inference.metrics.TrackMetrics.compute`; tracks without
         ``metric`` (another kind) are left out.
     metric : str
         A row key such as ``"pearson"``.

@@ -28,16 +28,17 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from genomics.data.dataset import WindowDataset, WindowSampler, make_loader
-from genomics.evaluate.evaluate import _as_input, evaluate_dataset
+from genomics.inference.device import autocast
+from genomics.inference.losses import track_loss
+from genomics.inference.predict import as_input
+from genomics.inference.scoring import evaluate_dataset
 from genomics.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     resume_key,
     save_checkpoint,
 )
-from genomics.train.device import autocast
 from genomics.train.distributed import DistEnv, broadcast_flag, mean_across_ranks
-from genomics.train.losses import track_loss
 from genomics.train.metrics_log import MetricsLog
 from genomics.train.schedule import warmup_cosine_scheduler
 
@@ -292,7 +293,7 @@ def fit(
             st.batch += 1
             micro += 1
             sync = micro % tc["accumulate"] == 0
-            x, y = _as_input(xb, device), yb.to(device, non_blocking=True)
+            x, y = as_input(xb, device), yb.to(device, non_blocking=True)
             no_sync = (
                 net.no_sync()
                 if env.enabled and not sync and hasattr(net, "no_sync")

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from genomics.config import ConfigError, config_digest, dump_config, load_config
-from genomics.config.inputs import stage_inputs
+from genomics.stage_inputs import stage_inputs
 from snakemake.exceptions import WorkflowError
 
 # how errors name the config: the --configfile files (else the default) and --config

@@ -16,7 +16,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from genomics.evaluate.metrics import COLUMNS
+from genomics.inference.metrics import COLUMNS
 from genomics.io.atomic import atomic_path, atomic_write_text
 
 __all__ = ["read_metrics_tsv", "save_figure", "write_metrics"]
@@ -71,9 +71,9 @@ def write_metrics(
     Parameters
     ----------
     rows : list of dict
-        Per-track rows from :meth:`genomics.evaluate.metrics.TrackMetrics.compute`.
+        Per-track rows from :meth:`genomics.inference.metrics.TrackMetrics.compute`.
     summary : dict
-        From :func:`genomics.evaluate.metrics.summarize`.
+        From :func:`genomics.inference.metrics.summarize`.
     out_dir : str or Path
         Folder, created when missing.
     prefix : str, default "metrics"

@@ -32,11 +32,11 @@ from genomics.data.windows import (
     spread_sample,
     windows_manifest,
 )
-from genomics.evaluate.metrics import METRICS, METRICS_BY_KIND
+from genomics.inference.device import resolve_device, resolve_precision
+from genomics.inference.metrics import METRICS, METRICS_BY_KIND
 from genomics.io import atomic_write_text, folder_lock
 from genomics.models.saved import build_from_spec, save_model, save_weights
 from genomics.train.checkpoint import latest_checkpoint, swap_run_state
-from genomics.train.device import resolve_device, resolve_precision
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
 from genomics.train.output_bias import init_output_bias, track_means

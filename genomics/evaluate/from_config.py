@@ -18,11 +18,11 @@ from genomics.data.dataset import WindowDataset
 from genomics.data.genome import GenomeStore
 from genomics.data.targets import TargetStore
 from genomics.data.windows import read_windows
-from genomics.evaluate.evaluate import evaluate_dataset
 from genomics.evaluate.figures import plot_kind_bars, plot_tracks
-from genomics.evaluate.report import save_figure, write_metrics
+from genomics.evaluate.outputs import save_figure, write_metrics
+from genomics.inference.device import resolve_device, resolve_precision
+from genomics.inference.scoring import evaluate_dataset
 from genomics.models.saved import load_model
-from genomics.train.device import resolve_device, resolve_precision
 
 __all__ = ["evaluate_from_config"]
 

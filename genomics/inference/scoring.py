@@ -7,26 +7,19 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from genomics.data.dataset import WindowDataset, make_loader
-from genomics.data.encoding import one_hot_torch
-from genomics.evaluate.metrics import TrackMetrics, summarize
-from genomics.train.device import autocast
-from genomics.train.losses import track_loss
+from genomics.inference.device import autocast
+from genomics.inference.losses import track_loss
+from genomics.inference.metrics import TrackMetrics, summarize
+from genomics.inference.predict import as_input
 
-__all__ = ["evaluate_dataset", "predict_window"]
+__all__ = ["evaluate_dataset"]
 
 log = logging.getLogger(__name__)
-
-
-def _as_input(xb: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Codes (b, l) uint8 or one-hot (b, 4, l) -> one-hot float on ``device``."""
-    xb = xb.to(device, non_blocking=True)
-    return one_hot_torch(xb) if xb.dtype == torch.uint8 else xb.float()
 
 
 @torch.no_grad()
@@ -74,7 +67,7 @@ def evaluate_dataset(
         ):
             if n_batches >= n:
                 break
-            x, y = _as_input(xb, device), yb.to(device)
+            x, y = as_input(xb, device), yb.to(device)
             with autocast(device, dtype):
                 pred = model(x)
             pred = pred.float()
@@ -101,14 +94,3 @@ def evaluate_dataset(
 
 def _disable(progress: bool | None) -> bool | None:
     return None if progress is None else not progress
-
-
-@torch.no_grad()
-def predict_window(model: nn.Module, x: np.ndarray, device: torch.device) -> np.ndarray:
-    """Predictions for one one-hot window, ``x : np.ndarray, shape (4, l)`` -> ``(l_out, t)``."""
-    was_training = model.training
-    model.eval()
-    try:
-        return model(torch.from_numpy(x)[None].to(device)).float()[0].cpu().numpy()
-    finally:
-        model.train(was_training)
