@@ -20,6 +20,7 @@ Sizes are those of ``bench/train_throughput.py`` (``--device cuda``: dim 1536, d
 
     python bench/gpu_profile.py --device cuda --json $OUT/profile.json > $OUT/profile.md
     python bench/gpu_profile.py --device cpu    # the same tables, small, on CPU (~1 min)
+    python bench/gpu_profile.py --tiny          # the same tables, tiny, on CPU (seconds)
 """
 
 from __future__ import annotations
@@ -186,8 +187,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reps", type=int, default=10, help="timed runs per part")
     p.add_argument("--profile-steps", type=int, default=3)
     p.add_argument("--json", type=Path, help="also write the raw figures here")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="bench/train_throughput.py's tiny model on CPU, one rep (checks the script)",
+    )
     args = p.parse_args(argv)
-    spec = dict(tt.DEFAULTS[args.device], model="ours", device=args.device)
+    if args.tiny:
+        args.device, args.reps, args.profile_steps = "cpu", 1, 1
+    sizes = tt.DEFAULTS["tiny" if args.tiny else args.device]
+    spec = dict(sizes, model="ours", device=args.device)
     spec.update(dropout=0.4, attn_dropout=0.05, precision="auto")
     if args.batch:
         spec["batch"] = args.batch

@@ -36,7 +36,12 @@ median over all timed steps. The load of the machine is sampled during each time
 
     bench/.venv/bin/python bench/train_throughput.py --device cpu    # ~3 min on 2 cores
     bench/.venv/bin/python bench/train_throughput.py --device cuda --compile
+    python bench/train_throughput.py --tiny     # a tiny model on CPU, seconds (a smoke test)
     bash bench/gpu_check.sh run    # on an offline GPU machine: this and the GPU tests
+
+``--tiny`` runs the same workers on a tiny model (CPU, dim 48, 4,096 bp, two timed steps, a
+256^3 matmul peak) to check the script; without enformer-pytorch it prints a note and
+compares ours with the conv baseline only.
 
 On CPU one torch thread is the default (``--threads``): on a shared 2-core machine, two
 OpenMP threads beside one other busy process made a step 40x slower.
@@ -95,6 +100,7 @@ DEFAULTS = {
         steps=10,
         rounds=2,
         threads=1,
+        peak_sizes=(1024, 2048, 3072),
     ),
     # CUDA: configs/gpu.yaml (dim 1536, depth 11, heads 8, 196,608 bp, batch 4, crop 64);
     # 5,313 tracks as Enformer's human head.
@@ -110,6 +116,24 @@ DEFAULTS = {
         steps=20,
         rounds=1,
         threads=0,
+        peak_sizes=(8192,),
+    ),
+    # --tiny: the CPU path on a model small enough to take seconds (dim / heads divisible by
+    # 6 for enformer-pytorch)
+    "tiny": dict(
+        dim=48,
+        depth=1,
+        heads=2,
+        length=4096,
+        batch=1,
+        crop_bins=4,
+        tracks=4,
+        warmup=1,
+        steps=2,
+        rounds=1,
+        threads=1,
+        peak_sizes=(256,),
+        peak_reps=1,
     ),
 }
 LABELS = {
@@ -219,7 +243,7 @@ def _measure_peak(spec: dict) -> dict:
 
     best = 0.0
     if spec["device"] == "cuda":
-        n = 8192
+        (n,) = spec["peak_sizes"]
         a, b = (torch.randn(n, n, device="cuda", dtype=torch.bfloat16) for _ in range(2))
         for _ in range(3):
             a @ b
@@ -230,7 +254,7 @@ def _measure_peak(spec: dict) -> dict:
             torch.cuda.synchronize()
             best = max(best, 2 * n**3 / (time.perf_counter() - t0))
         return {"peak_flops": best, "gpu": torch.cuda.get_device_name()}
-    for n in (1024, 2048, 3072):
+    for n in spec["peak_sizes"]:
         a, b = torch.randn(n, n), torch.randn(n, n)
         for _ in range(2):
             a @ b
@@ -409,7 +433,8 @@ def _report(args, results: dict, peaks: list[dict], load_run: tuple) -> None:
         peak = best_measured or None
         peak_text = (
             f"{peak / 1e9:.0f} GFLOP/s fp32, MEASURED in this run (best {args.peak_reps}-of-N "
-            f"torch matmul of n = 1024-3072; start {measured[0] / 1e9:.0f}, end "
+            f"torch matmul of n = {'-'.join(str(n) for n in args.peak_sizes[::2])}; start "
+            f"{measured[0] / 1e9:.0f}, end "
             f"{measured[-1] / 1e9:.0f}); not a datasheet figure"
         )
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -532,20 +557,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--models", default="ours,enformer,conv", help="comma-separated subset")
     p.add_argument("--threads", type=int, help="torch threads (0: torch's default; CPU default 1)")
     p.add_argument("--peak-tflops", type=float, help="GPU peak to use for MFU (TFLOP/s)")
-    p.add_argument("--peak-reps", type=int, default=8, help="CPU peak: timed matmuls per size")
+    p.add_argument("--peak-reps", type=int, help="CPU peak: timed matmuls per size (default 8)")
     p.add_argument("--json", type=Path, help="also write the raw results here")
     p.add_argument(
         "--worker-timeout",
         type=float,
         help="seconds per model run (compile included); a slower one gets an error row",
     )
+    p.add_argument(
+        "--tiny", action="store_true", help="a tiny model on CPU, seconds (checks the script)"
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
         return
-    for key, value in DEFAULTS[args.device].items():
-        if getattr(args, key) is None:
+    if args.tiny:
+        args.device = "cpu"
+    for key, value in {"peak_reps": 8, **DEFAULTS["tiny" if args.tiny else args.device]}.items():
+        if getattr(args, key, None) is None:
             setattr(args, key, value)
     if args.device == "cuda":
         from genomics.inference.device import resolve_device
@@ -558,6 +588,9 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(models) - set(LABELS))
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {', '.join(LABELS)}")
+    if "enformer" in models and args.tiny and importlib.util.find_spec("enformer_pytorch") is None:
+        print("note: enformer-pytorch is not installed; --tiny skips its column")
+        models.remove("enformer")
     if "enformer" in models:
         if importlib.util.find_spec("enformer_pytorch") is None:
             p.error(
@@ -591,6 +624,7 @@ def main(argv: list[str] | None = None) -> None:
             "attn_dropout",
             "threads",
             "peak_reps",
+            "peak_sizes",
         )
     }
     load_start = os.getloadavg()[0]
