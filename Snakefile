@@ -14,9 +14,11 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:
     input:
         f"results/eval/{MODEL}/metrics.json",
+        f"results/predictions/{MODEL}/manifest.json",
     default_target: True

@@ -146,6 +146,24 @@ def cmd_evaluate(args, cfg) -> None:
     )
 
 
+def cmd_predict(args, cfg) -> None:
+    from genomics.predict.from_config import parse_part, predict_from_config
+
+    name = cfg["model"]["name"]
+    model = args.model or Path("results/model") / name
+    out = args.out or _out_folder(Path("results/predictions") / model.name)
+    if args.bigwig:
+        cfg["predict"]["bigwig"] = True
+    predict_from_config(
+        cfg,
+        model_dir=model,
+        genome_dir=args.genome,
+        out=out,
+        part=parse_part(args.part) if args.part else None,
+        merge_only=args.merge,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genomics", description="Learn how DNA sequence controls chromatin."
@@ -211,6 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
         "for a split other than test)",
     )
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict every bin of the genome into a prediction store")
+    _common(p)
+    p.add_argument("--model", type=Path, help="model folder (default: results/model/<model.name>)")
+    _store_arg(p, "genome", "results/genome", "genome store")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="prediction store (default: results/predictions/<model folder name>)",
+    )
+    jobs = p.add_mutually_exclusive_group()
+    jobs.add_argument(
+        "--part",
+        metavar="I/N",
+        help="run only job I (0-based) of N (chromosomes split by length); merge with --merge",
+    )
+    jobs.add_argument(
+        "--merge", action="store_true", help="only merge the jobs' outputs into the store"
+    )
+    p.add_argument("--bigwig", action="store_true", help="also write one bigWig per track")
+    p.set_defaults(func=cmd_predict)
 
     return parser
 

@@ -50,6 +50,8 @@ def test_workflow_runs_to_the_end(project):
         "model/convformer/model.json",
         "eval/convformer/metrics.tsv",
         "eval/convformer/metric_bars.png",
+        "predictions/convformer/manifest.json",
+        "predictions/convformer/chr1.npy",
     ]:
         assert (res / path).is_file(), path
     metrics = json.loads((res / "eval/convformer/metrics.json").read_text())
