@@ -164,6 +164,15 @@ def cmd_predict(args, cfg) -> None:
     )
 
 
+def cmd_classes(args, cfg) -> None:
+    from genomics.classes import classes_from_config
+
+    name = cfg["model"]["name"]
+    predictions = args.predictions or Path("results/predictions") / name
+    out = args.out or _out_folder(Path("results/classes") / predictions.name)
+    classes_from_config(cfg, predictions_dir=predictions, genome_dir=args.genome, out=out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genomics", description="Learn how DNA sequence controls chromatin."
@@ -250,6 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--bigwig", action="store_true", help="also write one bigWig per track")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("classes", help="cluster a prediction store's bins into sequence classes")
+    _common(p)
+    p.add_argument(
+        "--predictions",
+        type=Path,
+        help="prediction store, or a target store (default: results/predictions/<model.name>)",
+    )
+    _store_arg(p, "genome", "results/genome", "genome store (mostly-N bins are left out)")
+    p.add_argument(
+        "--out", type=Path, help="class folder (default: results/classes/<predictions folder name>)"
+    )
+    p.set_defaults(func=cmd_classes)
 
     return parser
 
