@@ -221,6 +221,27 @@ def test_n_bins_left_out_of_sample_and_bed(tmp_path):
     assert int(rows[-1][2]) == n_bp
 
 
+def test_nan_bins_left_out(tmp_path):
+    """A prediction store holds NaN where no window was run (all N)."""
+    arrays, _ = _planted((400,))
+    arrays["chr1"][:50] = np.nan
+    store = _store(tmp_path / "s", arrays)
+    build_classes(store, tmp_path / "c", plot=False, **FIT)
+    model = load_classes(tmp_path / "c", store)
+    assert model.info["n_sample"] == 350 and np.isfinite(model.centroids).all()
+    first = next(line for line in open(tmp_path / "c" / "classes.bed") if line[0] != "#")
+    assert first.split("\t")[1] == str(50 * BIN)
+    assert model.info["n_bins_assigned"] == 350
+
+
+def test_track_kinds_checked():
+    model = _model()
+    with pytest.raises(ValueError, match=r"s has other track kinds than the classes \(pk\); redo"):
+        model.check_tracks(["cov", "pk"], ["coverage", "coverage"], "s", "redo")
+    with pytest.raises(ValueError, match="s has the classes' tracks in another order; redo"):
+        model.check_tracks(["pk", "cov"], ["peaks", "coverage"], "s", "redo")
+
+
 def test_bin_labels_overlapping_regions():
     regions = {
         "c": (np.array([0, 100, 150]), np.array([1000, 200, 160]), np.array(["A", "B", "C"]))
@@ -290,7 +311,8 @@ def test_other_tracks_refused(tmp_path, built):
     arrays, _ = _planted((50,))
     other = _store(tmp_path / "other", arrays, names=[f"t{i}" for i in range(6)])
     with pytest.raises(
-        ValueError, match=r"has 6 track\(s\) the classes lack .* rerun `genomics classes"
+        ValueError,
+        match=r"other \(classes in .*\) has 6 track\(s\) the classes lack .* rerun `genomics classes",
     ):
         load_classes(built, other)
 

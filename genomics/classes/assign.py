@@ -110,7 +110,8 @@ def iter_assign(
     Parameters
     ----------
     store : the store the model's tracks match (check with ``model.check_tracks``).
-    excluded : ``chrom -> (n_bins,) bool``, bins to leave out (``EXCLUDED`` label).
+    excluded : ``chrom -> (n_bins,) bool``, bins to leave out (``EXCLUDED`` label);
+        bins with a NaN (not predicted: all-N windows) are left out too.
     progress : called with the number of bins done after each chunk.
 
     Yields
@@ -128,9 +129,11 @@ def iter_assign(
         scores = np.empty(n, dtype=np.float32)
         for lo in range(0, n, chunk_bins):
             hi = min(lo + chunk_bins, n)
-            labels[lo:hi], scores[lo:hi] = assign_profiles(
-                np.asarray(arr[lo:hi], dtype=np.float32), model, method=method, vote=vote
-            )
+            chunk = np.array(arr[lo:hi], dtype=np.float32)  # a copy: NaN rows are zeroed
+            bad = ~np.isfinite(chunk).all(1)  # NaN: bins a prediction run did not cover
+            chunk[bad] = 0.0
+            labels[lo:hi], scores[lo:hi] = assign_profiles(chunk, model, method=method, vote=vote)
+            labels[lo:hi][bad], scores[lo:hi][bad] = EXCLUDED, np.nan
             if progress is not None:
                 progress(hi - lo)
         if excluded is not None:

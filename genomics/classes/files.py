@@ -181,9 +181,10 @@ def load_classes(folder: str | Path, store=None) -> ClassModel:
     if store is not None:
         fix = f"rerun `{COMMAND} --predictions {store.path} --out {folder}`"
         try:
-            model.check_tracks(store.names, store.track_kinds, where=str(store.path), fix=fix)
+            where = f"{store.path} (classes in {folder})"
+            model.check_tracks(store.names, store.track_kinds, where=where, fix=fix)
         except ValueError as e:
-            raise StoreError(f"{folder} (class model) vs {e}") from None
+            raise StoreError(str(e)) from None
         if int(store.bin_size) != model.bin_size:
             raise StoreError(
                 f"{folder}: classes fitted on {model.bin_size}-bp bins but {store.path} has "

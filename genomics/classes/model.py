@@ -108,28 +108,29 @@ class ClassModel:
         return x
 
     def check_tracks(self, names: Sequence[str], kinds: Sequence[str], where: str, fix: str):
-        """ValueError naming ``where`` unless ``names``/``kinds`` are this model's tracks.
+        """ValueError unless ``names``/``kinds`` are this model's tracks, in its order.
 
         Parameters
         ----------
-        where : what holds ``names`` (a store path), for the message.
-        fix : what to do about it, for the message.
+        where : what holds ``names`` (a store or model folder), for the message.
+        fix : what to do about it (the command to rerun), for the message.
         """
         names, kinds = list(names), list(kinds)
         if names == self.track_names and kinds == self.track_kinds:
             return
-        if names != self.track_names:
-            extra = [n for n in names if n not in self.track_names]
-            missing = [n for n in self.track_names if n not in names]
-            if not extra and not missing:
-                what = "the same tracks in another order"
-            else:
-                what = f"{len(extra)} track(s) the classes lack ({', '.join(extra[:3]) or '-'})"
-                what += f" and lacks {len(missing)} ({', '.join(missing[:3]) or '-'})"
+        extra = [n for n in names if n not in self.track_names]
+        missing = [n for n in self.track_names if n not in names]
+        if extra or missing:
+            what = (
+                f"{len(extra)} track(s) the classes lack ({', '.join(extra[:3]) or '-'}) and "
+                f"lacks {len(missing)} of theirs ({', '.join(missing[:3]) or '-'})"
+            )
+        elif names != self.track_names:
+            what = "the classes' tracks in another order"
         else:
             bad = [n for n, a, b in zip(names, kinds, self.track_kinds, strict=True) if a != b]
-            what = f"other kinds for {', '.join(bad[:3])}"
-        raise ValueError(f"{where}: has {what} than the class model was fitted on; {fix}")
+            what = f"other track kinds than the classes ({', '.join(bad[:3])})"
+        raise ValueError(f"{where} has {what}; {fix}")
 
     def _check_width(self, profile) -> None:
         t = np.shape(profile)[-1] if np.ndim(profile) else 0

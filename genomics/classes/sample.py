@@ -95,9 +95,14 @@ def sample_bins(
         if hi == lo:
             continue
         b = np.flatnonzero(~mask)[pick[lo:hi] - offsets[i]]
+        x = np.asarray(store.bins(chrom)[b], dtype=np.float32)
+        ok = np.isfinite(x).all(1)  # NaN: bins a prediction run did not cover (all N)
+        if not ok.all():
+            log.info("%s: %d sampled bins hold NaN (not predicted), left out", chrom, (~ok).sum())
+            b, x = b[ok], x[ok]
         index.append(np.full(len(b), i, dtype=np.int32))
         bins.append(b.astype(np.int64))
-        profiles.append(np.asarray(store.bins(chrom)[b], dtype=np.float32))
+        profiles.append(x)
     return Sample(
         chroms=list(store.chroms),
         chrom_index=np.concatenate(index),
