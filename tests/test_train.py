@@ -635,3 +635,25 @@ def test_peak_tracks_train_with_bce_and_report_auprc_against_chance(
     assert peaks["kind"] == "peaks" and 0 < peaks["auprc_baseline"] < 0.5
     assert 0 <= peaks["auroc"] <= 1 and 0 < peaks["auprc"] <= 1
     assert cov["kind"] == "coverage" and "auprc_baseline" not in cov
+
+
+def test_training_matches_the_run_recorded_before_the_refactor(trained):
+    """Moving code between modules must not change what a config trains: these losses
+    were logged by the code of commit 8bb2cff (before genomics/inference and fit's split)
+    on this tiny config; float sums differ slightly across CPUs, hence the tolerance."""
+    _, _, _, model = trained
+    rows = (model / "metrics.tsv").read_text().splitlines()[1:]
+    got = {
+        (int(step), split): float(value)
+        for step, _, split, metric, value in (r.split("\t") for r in rows)
+        if metric == "loss"
+    }
+    recorded = {
+        (2, "train"): 1.63269,
+        (2, "valid"): 1.58145,
+        (4, "train"): 1.4327,
+        (4, "valid"): 1.54026,
+    }
+    assert got.keys() == recorded.keys()
+    for key, value in recorded.items():
+        assert got[key] == pytest.approx(value, rel=1e-3), key

@@ -126,6 +126,200 @@ def _improved(value: float, best: float | None, metric: str) -> bool:
     return value > best if _HIGHER_IS_BETTER[metric] else value < best
 
 
+@dataclass(frozen=True)
+class _Validation:
+    """How validation runs and what early stopping watches."""
+
+    names: list[str]
+    kinds: list[str]
+    metric: str
+    patience: int
+    batch_size: int
+    max_batches: int | None
+    progress: bool | None
+
+
+class _Clock:
+    """Training wall time, summed over resumed runs (``nan`` once unknown)."""
+
+    def __init__(self, before: float):
+        self.before, self.started = before, time.perf_counter()
+
+    def tick(self, st: _State) -> None:
+        st.seconds = self.before + time.perf_counter() - self.started
+
+
+def _setup(model: nn.Module, tc: dict, *, device: torch.device, env: DistEnv):
+    """The network to call (DDP- and compile-wrapped), its optimizer and schedule."""
+    model.to(device)
+    net = DistributedDataParallel(model) if env.enabled else model
+    if tc["compile"]:
+        net = torch.compile(net)
+    optimizer = make_optimizer(model, lr=tc["lr"], weight_decay=tc["weight_decay"], device=device)
+    scheduler = warmup_cosine_scheduler(
+        optimizer,
+        warmup=tc["warmup_steps"],
+        total=tc["max_steps"],
+        final_fraction=tc["final_lr_fraction"],
+    )
+    return net, optimizer, scheduler
+
+
+def _resume(
+    ckpt_dir: Path,
+    model: nn.Module,
+    optimizer,
+    scheduler,
+    *,
+    cfg: dict,
+    data: dict | None,
+    env: DistEnv,
+    device: torch.device,
+) -> _State:
+    """Load the newest checkpoint into model, optimizer, schedule and RNG; its position.
+    A fresh state when there is none."""
+    ckpt = latest_checkpoint(ckpt_dir)
+    if ckpt is None:
+        return _State()
+    state = load_checkpoint(ckpt, cfg=cfg, data=data)
+    if state["world_size"] != env.world_size:
+        raise ValueError(
+            f"checkpoint {ckpt} was made by {state['world_size']} processes, this run has "
+            f"{env.world_size}; resume with the same number (torchrun --nproc-per-node)"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    # wall time unknown (nan) when resuming a checkpoint made before it was recorded
+    st = _State(**{"seconds": math.nan, **state["position"]})
+    _set_rng_state(state["rng"][env.rank], device)
+    log.info("resumed from %s (step %d, epoch %d, batch %d)", ckpt, st.step, st.epoch, st.batch)
+    return st
+
+
+def _save_checkpoint(
+    ckpt_dir: Path,
+    st: _State,
+    model: nn.Module,
+    optimizer,
+    scheduler,
+    *,
+    cfg: dict,
+    data: dict | None,
+    env: DistEnv,
+    device: torch.device,
+    keep: int,
+) -> None:
+    """Every rank's RNG gathered; rank 0 writes the checkpoint; all wait for it."""
+    rng = _gather_rng(device, env)
+    if env.is_main:
+        save_checkpoint(
+            ckpt_dir,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "position": vars(st).copy(),
+                "rng": rng,
+                "world_size": env.world_size,
+                "resume_key": resume_key(cfg),
+                "config": cfg,
+                "data": data,
+            },
+            step=st.step,
+            keep=keep,
+        )
+    env.barrier()
+
+
+def _validate(
+    model: nn.Module,
+    valid_set: WindowDataset | None,
+    st: _State,
+    history: MetricsLog,
+    v: _Validation,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    env: DistEnv,
+    on_best,
+) -> bool:
+    """Rank 0 validates, logs and tracks the best step; returns (on every rank) whether to
+    stop early."""
+    stop = False
+    if env.is_main and valid_set is not None:
+        res = evaluate_dataset(
+            model,
+            valid_set,
+            names=v.names,
+            kinds=v.kinds,
+            device=device,
+            dtype=dtype,
+            batch_size=v.batch_size,
+            max_batches=v.max_batches,
+            progress=v.progress,
+        )
+        value = res["loss"] if v.metric == "loss" else res["summary"].get(v.metric, float("nan"))
+        history.add(st.step, st.epoch, "valid", {"loss": res["loss"], **res["summary"]})
+        if _improved(value, st.best_value, v.metric):
+            st.best_value, st.best_step, st.bad_evals = float(value), st.step, 0
+            if on_best is not None:
+                on_best(model, st.step, value)
+        else:
+            st.bad_evals += 1
+        chance = res["summary"].get("auprc_baseline") if v.metric == "auprc" else None
+        log.info(
+            "step %d valid (%d windows) loss %.4f %s %.4f%s (best %.4f at %s)",
+            st.step,
+            res["windows"],
+            res["loss"],
+            v.metric,
+            value,
+            "" if chance is None else f" (chance {chance:.4f})",
+            float("nan") if st.best_value is None else st.best_value,
+            st.best_step,
+        )
+        stop = v.patience > 0 and st.bad_evals >= v.patience
+    return broadcast_flag(stop, env)
+
+
+def _backward(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    coverage: torch.Tensor,
+    *,
+    dtype: torch.dtype,
+    accumulate: int,
+    sync: bool,
+    env: DistEnv,
+) -> torch.Tensor:
+    """Forward and backward of one micro-batch (gradients summed, DDP's all-reduce only
+    on the last micro-batch of a step); returns its loss, detached."""
+    no_sync = (
+        net.no_sync()
+        if env.enabled and not sync and hasattr(net, "no_sync")
+        else contextlib.nullcontext()
+    )
+    with no_sync:
+        with autocast(x.device, dtype):
+            pred = net(x)
+        loss = track_loss(pred, y, coverage)
+        (loss / accumulate).backward()
+    return loss.detach()
+
+
+def _optimizer_step(model: nn.Module, optimizer, scheduler, *, grad_clip: float) -> float:
+    """Clip, step, zero the gradients, advance the schedule; returns the rate it used."""
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    lr = scheduler.get_last_lr()[0]
+    scheduler.step()
+    return lr
+
+
 def fit(
     model: nn.Module,
     train_set: WindowDataset,
@@ -162,20 +356,16 @@ def fit(
     out = Path(out)
     ckpt_dir = out / "checkpoints"
     coverage = torch.tensor([k == "coverage" for k in track_kinds], device=device)
-    metric = tc["early_stopping"]["metric"]
-    patience = tc["early_stopping"]["patience"]
-
-    model.to(device)
-    net = DistributedDataParallel(model) if env.enabled else model
-    if tc["compile"]:
-        net = torch.compile(net)
-    optimizer = make_optimizer(model, lr=tc["lr"], weight_decay=tc["weight_decay"], device=device)
-    scheduler = warmup_cosine_scheduler(
-        optimizer,
-        warmup=tc["warmup_steps"],
-        total=tc["max_steps"],
-        final_fraction=tc["final_lr_fraction"],
+    v = _Validation(
+        names=track_names,
+        kinds=track_kinds,
+        metric=tc["early_stopping"]["metric"],
+        patience=tc["early_stopping"]["patience"],
+        batch_size=tc["batch_size"],
+        max_batches=tc["eval_batches"],
+        progress=tc["progress"],
     )
+    net, optimizer, scheduler = _setup(model, tc, device=device, env=env)
     sampler = WindowSampler(
         len(train_set),
         batch_size=tc["batch_size"],
@@ -184,89 +374,16 @@ def fit(
         rank=env.rank,
         world_size=env.world_size,
     )
-
-    st = _State()
-    ckpt = latest_checkpoint(ckpt_dir)
-    if ckpt is not None:
-        state = load_checkpoint(ckpt, cfg=cfg, data=data)
-        if state["world_size"] != env.world_size:
-            raise ValueError(
-                f"checkpoint {ckpt} was made by {state['world_size']} processes, this run has "
-                f"{env.world_size}; resume with the same number (torchrun --nproc-per-node)"
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        # wall time unknown (nan) when resuming a checkpoint made before it was recorded
-        st = _State(**{"seconds": math.nan, **state["position"]})
-        _set_rng_state(state["rng"][env.rank], device)
-        log.info("resumed from %s (step %d, epoch %d, batch %d)", ckpt, st.step, st.epoch, st.batch)
+    st = _resume(ckpt_dir, model, optimizer, scheduler, cfg=cfg, data=data, env=env, device=device)
     history = MetricsLog(out / "metrics.tsv", keep_until=st.step, write=env.is_main)
-
-    seconds_before, started = st.seconds, time.perf_counter()
-
-    def tick() -> None:
-        st.seconds = seconds_before + time.perf_counter() - started
+    clock = _Clock(st.seconds)
 
     def checkpoint() -> None:
-        tick()
-        rng = _gather_rng(device, env)
-        if env.is_main:
-            save_checkpoint(
-                ckpt_dir,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "position": vars(st).copy(),
-                    "rng": rng,
-                    "world_size": env.world_size,
-                    "resume_key": resume_key(cfg),
-                    "config": cfg,
-                    "data": data,
-                },
-                step=st.step,
-                keep=tc["keep_checkpoints"],
-            )
-        env.barrier()
-
-    def validate() -> bool:
-        """Rank 0 validates; returns (on every rank) whether to stop early."""
-        stop = False
-        if env.is_main and valid_set is not None:
-            res = evaluate_dataset(
-                model,
-                valid_set,
-                names=track_names,
-                kinds=track_kinds,
-                device=device,
-                dtype=dtype,
-                batch_size=tc["batch_size"],
-                max_batches=tc["eval_batches"],
-                progress=tc["progress"],
-            )
-            value = res["loss"] if metric == "loss" else res["summary"].get(metric, float("nan"))
-            history.add(st.step, st.epoch, "valid", {"loss": res["loss"], **res["summary"]})
-            if _improved(value, st.best_value, metric):
-                st.best_value, st.best_step, st.bad_evals = float(value), st.step, 0
-                if on_best is not None:
-                    on_best(model, st.step, value)
-            else:
-                st.bad_evals += 1
-            chance = res["summary"].get("auprc_baseline") if metric == "auprc" else None
-            log.info(
-                "step %d valid (%d windows) loss %.4f %s %.4f%s (best %.4f at %s)",
-                st.step,
-                res["windows"],
-                res["loss"],
-                metric,
-                value,
-                "" if chance is None else f" (chance {chance:.4f})",
-                float("nan") if st.best_value is None else st.best_value,
-                st.best_step,
-            )
-            stop = patience > 0 and st.bad_evals >= patience
-        return broadcast_flag(stop, env)
+        clock.tick(st)
+        _save_checkpoint(
+            ckpt_dir, st, model, optimizer, scheduler, cfg=cfg, data=data, env=env,
+            device=device, keep=tc["keep_checkpoints"],
+        )  # fmt: skip
 
     global_batch = tc["batch_size"] * env.world_size
     bar = tqdm(
@@ -294,26 +411,14 @@ def fit(
             micro += 1
             sync = micro % tc["accumulate"] == 0
             x, y = as_input(xb, device), yb.to(device, non_blocking=True)
-            no_sync = (
-                net.no_sync()
-                if env.enabled and not sync and hasattr(net, "no_sync")
-                else contextlib.nullcontext()
+            loss = _backward(
+                net, x, y, coverage, dtype=dtype, accumulate=tc["accumulate"], sync=sync, env=env
             )
-            with no_sync:
-                with autocast(device, dtype):
-                    pred = net(x)
-                loss = track_loss(pred, y, coverage)
-                (loss / tc["accumulate"]).backward()
-            loss_sum += loss.detach().double()
+            loss_sum += loss.double()
             st.window_n += 1
             if not sync:
                 continue
-            if tc["grad_clip"] > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc["grad_clip"])
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            lr = scheduler.get_last_lr()[0]  # the rate this step used
-            scheduler.step()
+            lr = _optimizer_step(model, optimizer, scheduler, grad_clip=tc["grad_clip"])
             st.step += 1
             bar.update(1)
             if st.step % tc["log_every"] == 0 or st.step == tc["max_steps"]:
@@ -329,7 +434,10 @@ def fit(
                 loss_sum.zero_()
                 st.window_n, window_t = 0, time.perf_counter()
             if st.step % tc["eval_every"] == 0 or st.step == tc["max_steps"]:
-                st.stopped_early = validate()
+                st.stopped_early = _validate(
+                    model, valid_set, st, history, v, device=device, dtype=dtype, env=env,
+                    on_best=on_best,
+                )  # fmt: skip
                 window_t = time.perf_counter()
             if (
                 st.step % tc["checkpoint_every"] == 0
@@ -347,13 +455,13 @@ def fit(
             st.epoch += 1
             st.batch = 0
     bar.close()
-    tick()
+    clock.tick(st)
     if st.stopped_early:
         log.info(
             "early stop at step %d: %s did not improve for %d validations",
             st.step,
-            metric,
-            patience,
+            v.metric,
+            v.patience,
         )
     epochs = st.epoch + st.batch / max(len(sampler), 1)
     return FitResult(
