@@ -12,6 +12,7 @@ knock-out test in ``bench/model_comparison.py`` measures.
 
     python bench/attention_probe.py --model results/model/convformer --results results
     python bench/attention_probe.py --model ... --offset 40      # control query bin
+    python bench/attention_probe.py --tiny    # an untrained tiny model on a tiny genome, seconds
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -49,18 +51,68 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--model", type=Path, help="a trained model folder (required but with --tiny)")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--chroms", nargs="+", default=["chr3", "chr4"])
     p.add_argument("--offset", type=int, default=0, help="query this many bins from the promoter")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="an untrained tiny convformer on a tiny simulated genome (checks the script)",
+    )
     args = p.parse_args()
+    if args.tiny:
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir, results = _tiny(Path(tmp))
+            probe(model_dir, results, ["chr1", "chr2"], args.offset)
+        return
+    if args.model is None:
+        p.error("--model is required (or --tiny)")
+    probe(args.model, args.results, args.chroms, args.offset)
 
-    model, spec = load_model(args.model)
+
+def _tiny(work: Path, length: int = 65_536) -> tuple[Path, Path]:
+    """A tiny simulated genome (``results/sim``, ``results/genome``) and an untrained
+    convformer saved as ``genomics train`` saves one; the window holds the 10-30 kb band."""
+    from genomics.data.genome import build_genome_store
+    from genomics.models import build_model
+    from genomics.models.saved import save_model
+    from genomics.simulate import simulate
+
+    results = work / "results"
+    simulate(results / "sim", seed=0, n_chroms=2, chrom_length=200_000, n_variants=10)
+    build_genome_store(results / "sim" / "genome.fa", results / "genome", progress=False)
+    names = Grammar.from_dict(
+        json.loads((results / "sim" / "grammar.json").read_text())
+    ).track_names
+    hparams = {"dim": 16, "depth": 1, "heads": 2}
+    kinds = ["coverage"] * len(names)
+    torch.manual_seed(0)
+    model = build_model(
+        "convformer", n_tracks=len(names), track_kinds=kinds, bin_size=128, crop_bins=0, **hparams
+    )
+    spec = {
+        "name": "convformer",
+        "hparams": hparams,
+        "n_tracks": len(names),
+        "track_names": names,
+        "track_kinds": kinds,
+        "bin_size": 128,
+        "crop_bins": 0,
+        "seq_len": length,
+    }
+    save_model(work / "model", model, spec)
+    return work / "model", results
+
+
+def probe(model_dir: Path, results: Path, chroms: list[str], offset: int) -> None:
+    """Print, per long-range track, block and head, the attention enrichment (see above)."""
+    model, spec = load_model(model_dir)
     model.eval()
     length, bin_size = spec["seq_len"], spec["bin_size"]
     n_bins = length // bin_size
-    query = n_bins // 2 + args.offset
-    grammar = Grammar.from_dict(json.loads((args.results / "sim" / "grammar.json").read_text()))
+    query = n_bins // 2 + offset
+    grammar = Grammar.from_dict(json.loads((results / "sim" / "grammar.json").read_text()))
     bands = {
         grammar.motifs[t.motifs[1]].name: (t.name, t.distance)
         for t in grammar.tracks
@@ -72,9 +124,9 @@ def main() -> None:
         layer.register_forward_hook(
             lambda mod, inp, out: captured.append(query_weights(mod, *inp, query=query))
         )
-    genome = GenomeStore(args.results / "genome")
+    genome = GenomeStore(results / "genome")
     enrichment: dict[tuple, list[float]] = {}
-    for chrom, pos, near in _promoters(args.results, args.chroms):
+    for chrom, pos, near in _promoters(results, chroms):
         lo = pos - length // 2
         captured.clear()
         with torch.no_grad():

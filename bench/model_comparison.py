@@ -16,6 +16,7 @@ Runs the real CLI (simulate, genome, targets, windows, train, evaluate) into
 
     python bench/model_comparison.py                      # ~1.5 h on 2 CPU cores
     python bench/model_comparison.py --steps 200          # a quick look
+    python bench/model_comparison.py --tiny               # configs/test.yaml, 4 steps, seconds
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -200,8 +202,23 @@ def main() -> None:
         metavar="LABEL:MODEL:KEY=VALUE[,KEY=VALUE]",
         help="an extra column: MODEL trained with these overrides, e.g. conv-lr2e-3:conv:train.lr=0.002",
     )
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="configs/test.yaml, 4 steps, in a temporary folder (checks the script)",
+    )
     args = p.parse_args()
+    if args.tiny:
+        args.config, args.steps = ROOT / "configs" / "test.yaml", 4
+        with tempfile.TemporaryDirectory() as tmp:
+            args.out = Path(tmp)
+            _compare(args)
+        return
+    _compare(args)
 
+
+def _compare(args: argparse.Namespace) -> None:
+    """Prepare the data once, train and evaluate each model, print the tables."""
     from genomics.config import load_config
 
     base = load_config(args.config, args.overrides)
@@ -232,7 +249,7 @@ def main() -> None:
         runs.append((label, name, [a for s in sets_.split(",") for a in ("--set", s)]))
     held_out = base["windows"]["split"]["valid"] + base["windows"]["split"]["test"]
     promoters = _promoters(res, held_out)
-    truth = enhancer_knockout(None, res, promoters)
+    truth = enhancer_knockout(None, res, promoters, length=base["windows"]["length"])
     rows = {}
     for label, name, own in runs:
         model_dir, eval_dir = res / "model" / label, res / "eval" / label
@@ -276,7 +293,8 @@ def main() -> None:
     names = [t["track"] for t in next(iter(rows.values()))["tracks"]]
     print(f"\n# model comparison ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores)")
     print(
-        f"command: python bench/model_comparison.py --steps {args.steps} "
+        "command: python bench/model_comparison.py "
+        + ("--tiny " if args.tiny else f"--steps {args.steps} ")
         + " ".join(f"--set {s}" for s in args.overrides)
         + " ".join(f" --extra {e}" for e in args.extra)
     )
