@@ -15,10 +15,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/classes.smk"
 
 
 rule all:
     input:
         f"results/eval/{MODEL}/metrics.json",
-        f"results/predictions/{MODEL}/manifest.json",
+        f"results/classes/{MODEL}/manifest.json",
     default_target: True

@@ -52,6 +52,9 @@ def test_workflow_runs_to_the_end(project):
         "eval/convformer/metric_bars.png",
         "predictions/convformer/manifest.json",
         "predictions/convformer/chr1.npy",
+        "classes/convformer/manifest.json",
+        "classes/convformer/classes.tsv",
+        "classes/convformer/classes.bed",
     ]:
         assert (res / path).is_file(), path
     metrics = json.loads((res / "eval/convformer/metrics.json").read_text())
