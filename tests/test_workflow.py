@@ -91,7 +91,7 @@ def test_bad_config_stops_the_workflow_with_one_clear_line(project):
 
 
 # pyproject name -> conda-forge name, where they differ
-CONDA_NAMES = {"torch": "pytorch", "snakemake": "snakemake-minimal"}
+CONDA_NAMES = {"torch": "pytorch", "snakemake": "snakemake-minimal", "igraph": "python-igraph"}
 
 
 def test_conda_env_has_every_runtime_dependency():
