@@ -21,7 +21,8 @@ def _made_by_workflow(path: str, results: str) -> bool:
 
 
 def stage_inputs(cfg: dict[str, Any], *, results: str = "results") -> dict[str, list[str]]:
-    """Input files of the ``genome``, ``targets`` and ``windows`` stages of ``cfg``.
+    """Input files of the ``genome``, ``targets``, ``windows``, ``predict`` and ``classes``
+    stages of ``cfg``.
 
     Files under ``results`` are made by the workflow (the synthetic genome and tracks) and
     may not exist yet; every other file must exist. The track files of a user's tracks
@@ -49,6 +50,11 @@ def stage_inputs(cfg: dict[str, Any], *, results: str = "results") -> dict[str, 
         named["targets"] += [("targets.tracks", p) for p in track_paths(tracks)]
     if cfg["windows"]["blacklist"]:
         named["windows"].append(("windows.blacklist", cfg["windows"]["blacklist"]))
+    named["predict"] = (
+        [("predict.regions", cfg["predict"]["regions"])] if cfg["predict"]["regions"] else []
+    )
+    annotation = cfg["classes"]["annotation"]
+    named["classes"] = [("classes.annotation", annotation)] if annotation else []
     for stage in named.values():
         for key, path in stage:
             if not _made_by_workflow(str(path), results) and not Path(path).is_file():

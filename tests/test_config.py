@@ -158,6 +158,8 @@ def test_stage_inputs_lists_track_files_and_refuses_missing_ones(tmp_path, monke
         "genome": ["ref.fa"],
         "targets": ["t/tracks.tsv", "t/a.bw"],
         "windows": [],
+        "predict": [],
+        "classes": [],
     }
     # files the workflow makes itself (the synthetic default) need not exist yet
     assert stage_inputs(load_config())["targets"] == ["results/sim/tracks.tsv"]
@@ -169,6 +171,8 @@ def test_stage_inputs_lists_track_files_and_refuses_missing_ones(tmp_path, monke
     (tmp_path / "t" / "tracks.tsv").write_text("name\tpath\na\ta.bw\n")
     with pytest.raises(FileNotFoundError, match=r"windows\.blacklist: bl\.bed does not exist"):
         stage_inputs({**cfg, "windows": {**cfg["windows"], "blacklist": "bl.bed"}})
+    with pytest.raises(FileNotFoundError, match=r"predict\.regions: r\.bed does not exist"):
+        stage_inputs({**cfg, "predict": {**cfg["predict"], "regions": "r.bed"}})
 
 
 @pytest.mark.parametrize(

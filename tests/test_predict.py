@@ -47,13 +47,14 @@ def setup(tmp_path):
     return tmp_path, GenomeStore(tmp_path / "genome"), model.eval()
 
 
-def _run(tmp_path, genome, model, out="pred", parts=1, **kw):
+def _run(tmp_path, genome, model, out="pred", parts=1, regions=None, **kw):
     for i in range(parts):
         predict_part(
             model, SPEC, model_dir=tmp_path / "model", genome=genome, out=tmp_path / out,
-            part=i, parts=parts, dtype="float32", **kw,
+            part=i, parts=parts, dtype="float32", regions=regions, **kw,
         )  # fmt: skip
-    merge_parts(tmp_path / out, parts=parts, genome=genome, model_dir=tmp_path / "model", spec=SPEC)
+    merge_parts(tmp_path / out, parts=parts, genome=genome, model_dir=tmp_path / "model", spec=SPEC,
+                regions=regions)  # fmt: skip
     return PredictionStore(tmp_path / out)
 
 
@@ -179,3 +180,26 @@ def test_cli_predict_jobs_and_errors(setup, capsys):
     assert main(["predict", "--model", str(tmp_path / "nope"), "--genome", str(tmp_path / "genome"),
                  "--out", str(tmp_path / "x")]) == 2  # fmt: skip
     assert "not a trained model" in capsys.readouterr().err
+
+
+def test_regions_limit_the_windows_run(setup, tmp_path):
+    root, genome, model = setup
+    bed = tmp_path / "r.bed"
+    bed.write_text("c1\t2000\t2100\nother\t0\t10\n")
+    from genomics.data.intervals import read_bed_intervals
+
+    regions = read_bed_intervals(bed, genome.aliases)
+    store = _run(root, genome, model, out="reg", regions=regions)
+    full = _run(root, genome, model, out="full")
+    assert store.chroms == ["c1"]  # the only chromosome with a region
+    t = Tiling(1024, 32, model.output_bins(1024))
+    k = 2000 // t.stride  # the window whose bins hold bases 2000-2100
+    first = t.window(k)[2]
+    got, want = store.bins("c1"), full.bins("c1")
+    span = slice(first, first + t.out_bins)
+    np.testing.assert_allclose(got[span], want[span], rtol=1e-5, atol=1e-6)  # other batches
+    outside = np.ones(len(got), bool)
+    outside[span] = False
+    assert np.isnan(got[outside]).all()
+    part = json.loads((root / "reg" / "parts" / "part-0-of-1.json").read_text())
+    assert part["chroms"]["c1"]["windows"] == 1

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from genomics.data.genome import GenomeStore
+from genomics.data.intervals import read_bed_intervals
 from genomics.inference.device import resolve_device, resolve_precision
 from genomics.models.saved import load_model
 from genomics.predict.genome_wide import merge_parts, predict_part
@@ -44,6 +45,9 @@ def predict_from_config(
     """
     pc = cfg["predict"]
     genome = GenomeStore(genome_dir)
+    regions = None
+    if pc["regions"]:
+        regions = read_bed_intervals(pc["regions"], genome.aliases, key="predict.regions")
     device = resolve_device(pc["device"])
     model, spec = load_model(model_dir, device=device)
     parts = pc["parts"] if part is None else part[1]
@@ -61,6 +65,7 @@ def predict_from_config(
                 part=i,
                 parts=parts,
                 chroms=pc["chroms"],
+                regions=regions,
                 batch_size=pc["batch_size"],
                 reverse_complement=pc["reverse_complement"],
                 dtype=pc["dtype"],
@@ -76,5 +81,6 @@ def predict_from_config(
         model_dir=model_dir,
         spec=spec,
         chroms=pc["chroms"],
+        regions=regions,
         bigwig=pc["bigwig"],
     )

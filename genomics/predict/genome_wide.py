@@ -12,6 +12,7 @@ stage trusts a half-made store.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -49,11 +50,16 @@ def part_name(part: int, parts: int) -> str:
     return f"parts/part-{part}-of-{parts}.json"
 
 
-def select_chroms(genome: GenomeStore, chroms: Sequence[str] | None) -> dict[str, int]:
-    """``{store name: length}`` of the chromosomes asked for (all when None), genome order."""
-    if chroms is None:
-        return dict(genome.sizes)
-    names = {genome.resolve(c) for c in chroms}
+def select_chroms(
+    genome: GenomeStore, chroms: Sequence[str] | None, regions: dict | None = None
+) -> dict[str, int]:
+    """``{store name: length}`` of the chromosomes asked for (all when None) that have
+    regions (when given), in genome order."""
+    names = set(genome.sizes) if chroms is None else {genome.resolve(c) for c in chroms}
+    if regions is not None:
+        names &= {c for c, (starts, _) in regions.items() if starts.size}
+    if not names:
+        raise ValueError("no chromosome to predict: predict.chroms and predict.regions share none")
     return {c: n for c, n in genome.sizes.items() if c in names}
 
 
@@ -70,18 +76,25 @@ def predict_chromosome(
     device: torch.device,
     autocast_dtype: torch.dtype,
     reverse_complement: bool,
+    regions: tuple[np.ndarray, np.ndarray] | None = None,
     bar: tqdm | None = None,
 ) -> dict:
     """Predict every bin of ``chrom`` into ``path`` (``.npy``, (n_bins, t), atomically).
 
+    Parameters
+    ----------
+    regions : sorted, disjoint ``(starts, ends)`` in bp: only windows whose output bins
+        overlap one are run (the other bins are NaN). None: the whole chromosome.
+
     Returns
     -------
     dict with ``n_bins``, ``windows`` (run through the model), ``skipped`` (windows whose
-    output bins are all N: NaN in the store) and ``clipped`` (values past float16's range).
+    output bins are all N: NaN in the store), ``outside`` (windows outside ``regions``:
+    NaN) and ``clipped`` (values past float16's range).
     """
     n_bins = -(-genome.sizes[chrom] // tiling.bin_size)
     codes = genome.codes(chrom)  # (length,) uint8, memory-mapped
-    stats = {"n_bins": n_bins, "windows": 0, "skipped": 0, "clipped": 0}
+    stats = {"n_bins": n_bins, "windows": 0, "skipped": 0, "outside": 0, "clipped": 0}
     with atomic_path(path) as tmp:
         arr = new_npy_memmap(tmp, dtype=dtype, shape=(n_bins, len(kinds)))
         batch: list[tuple[np.ndarray, int, int]] = []
@@ -109,6 +122,13 @@ def predict_chromosome(
         for k in range(tiling.n_windows(n_bins)):
             start, end, first = tiling.window(k)
             last = min(first + tiling.out_bins, n_bins)
+            if regions is not None and not _overlaps(regions, first * tiling.bin_size,
+                                                     last * tiling.bin_size):  # fmt: skip
+                arr[first:last] = np.nan
+                stats["outside"] += 1
+                if bar is not None:
+                    bar.update(1)
+                continue
             if np.all(codes[first * tiling.bin_size : last * tiling.bin_size] == N_CODE):
                 arr[first:last] = np.nan
                 stats["skipped"] += 1
@@ -131,6 +151,13 @@ def predict_chromosome(
     return stats
 
 
+def _overlaps(regions: tuple[np.ndarray, np.ndarray], start: int, end: int) -> bool:
+    """Whether ``[start, end)`` overlaps one of the sorted, disjoint ``regions``."""
+    starts, ends = regions
+    i = int(np.searchsorted(ends, start, side="right"))  # first region ending after start
+    return i < starts.size and starts[i] < end
+
+
 @torch.inference_mode()
 def predict_part(
     model: nn.Module,
@@ -142,6 +169,7 @@ def predict_part(
     part: int = 0,
     parts: int = 1,
     chroms: Sequence[str] | None = None,
+    regions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     batch_size: int = 4,
     reverse_complement: bool = True,
     dtype: str = "float16",
@@ -157,6 +185,9 @@ def predict_part(
         length, bin size and tracks).
     model_dir : the model folder (recorded with its weights' fingerprint).
     chroms : chromosomes to predict (None: all of the genome store's).
+    regions : per chromosome (store names), sorted disjoint ``(starts, ends)`` to predict
+        (:func:`genomics.data.intervals.read_bed_intervals`); chromosomes without any are
+        left out. None: whole chromosomes.
 
     Returns
     -------
@@ -171,7 +202,7 @@ def predict_part(
     seq_len, bin_size = int(spec["seq_len"]), int(spec["bin_size"])
     tiling = Tiling(seq_len, bin_size, model.output_bins(seq_len))
     kinds = list(spec["track_kinds"])
-    sizes = select_chroms(genome, chroms)
+    sizes = select_chroms(genome, chroms, regions)
     mine = partition(sizes, parts)[part]
     model.to(device).eval()
     n_windows = sum(tiling.n_windows(-(-sizes[c] // bin_size)) for c in mine)
@@ -194,6 +225,7 @@ def predict_part(
                 device=device,
                 autocast_dtype=autocast_dtype,
                 reverse_complement=reverse_complement,
+                regions=None if regions is None else regions[chrom],
                 bar=bar,
             )
     seconds = time.perf_counter() - started
@@ -204,7 +236,10 @@ def predict_part(
         "chroms": done,
         "model": _model_record(model_dir, spec),
         "genome": {"path": str(genome.path), "digest": genome.digest},
-        "params": _params(spec, tiling, reverse_complement=reverse_complement, dtype=dtype),
+        "params": {
+            **_params(spec, tiling, reverse_complement=reverse_complement, dtype=dtype),
+            "regions": None if regions is None else _regions_digest(regions),
+        },
         "seconds": seconds,
     }
     atomic_write_text(out / part_name(part, parts), json.dumps(record, indent=1) + "\n")
@@ -221,6 +256,16 @@ def predict_part(
         ", RC averaged" if reverse_complement else "",
     )
     return record
+
+
+def _regions_digest(regions: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """Identifies a set of regions (jobs of one store must share it)."""
+    h = hashlib.sha256()
+    for chrom in sorted(regions):
+        h.update(chrom.encode())
+        for a in regions[chrom]:
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _model_record(model_dir: str | Path, spec: dict) -> dict:
@@ -261,6 +306,7 @@ def merge_parts(
     model_dir: str | Path,
     spec: dict,
     chroms: Sequence[str] | None = None,
+    regions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     bigwig: bool = False,
 ) -> dict:
     """Check the ``parts`` jobs' records against each other and this model and genome,
@@ -285,7 +331,7 @@ def merge_parts(
                 f"{where}: made with another genome store or other predict settings than "
                 f"part 0; rerun `genomics predict` for every part"
             )
-    want = select_chroms(genome, chroms)
+    want = select_chroms(genome, chroms, regions)
     got = {c: s for rec in records for c, s in rec["chroms"].items()}
     if set(got) != set(want):
         missing = sorted(set(want) - set(got))

@@ -1,13 +1,10 @@
 # Sequence classes from the prediction store (Sei-style: PCA, kNN graph, Leiden).
 
-ANNOTATION = CFG["classes"]["annotation"]
-
-
 rule classes:
     input:
         predictions=f"results/predictions/{MODEL}/manifest.json",
         genome="results/genome/manifest.json",
-        annotation=[ANNOTATION] if ANNOTATION else [],
+        annotation=INPUTS["classes"],
     output:
         f"results/classes/{MODEL}/manifest.json",
     params:

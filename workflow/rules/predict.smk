@@ -13,6 +13,7 @@ rule predict_part:
     input:
         weights=f"results/model/{MODEL}/weights.safetensors",
         genome="results/genome/manifest.json",
+        regions=INPUTS["predict"],
     output:
         f"{PREDICTIONS}/parts/part-{{part}}-of-{PARTS}.json",
     params:
