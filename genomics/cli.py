@@ -173,6 +173,33 @@ def cmd_classes(args, cfg) -> None:
     classes_from_config(cfg, predictions_dir=predictions, genome_dir=args.genome, out=out)
 
 
+def cmd_score_variants(args, cfg) -> None:
+    from genomics.variants import variants_from_config
+
+    name = cfg["model"]["name"]
+    model = args.model or Path("results/model") / name
+    vcf = args.vcf or cfg["variants"]["vcf"] or Path("results/sim/variants.vcf")
+    out = args.out or _out_folder(Path("results/variants") / model.name)
+    if args.strict:
+        cfg["variants"]["strict"] = True
+    variants_from_config(
+        cfg, model_dir=model, genome_dir=args.genome, vcf=vcf, out=out, classes_dir=args.classes
+    )
+
+
+def cmd_benchmark(args, cfg) -> None:
+    from genomics.variants.benchmark import benchmark_from_config
+
+    name = cfg["model"]["name"]
+    scores = args.scores or Path("results/variants") / name / "scores.tsv.gz"
+    measured = args.measured or cfg["benchmark"]["measured"] or Path("results/sim/effects.tsv")
+    out = args.out or _out_folder(Path("results/benchmark") / scores.parent.name)
+    for key in ("score", "select_on"):
+        if getattr(args, key) is not None:
+            cfg["benchmark"][key] = getattr(args, key)
+    benchmark_from_config(cfg, scores=scores, measured=measured, out=out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genomics", description="Learn how DNA sequence controls chromatin."
@@ -272,6 +299,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="class folder (default: results/classes/<predictions folder name>)"
     )
     p.set_defaults(func=cmd_classes)
+
+    p = sub.add_parser("score-variants", help="score a VCF's variants with a trained model")
+    _common(p)
+    p.add_argument("--model", type=Path, help="model folder (default: results/model/<model.name>)")
+    _store_arg(p, "genome", "results/genome", "genome store")
+    p.add_argument(
+        "--vcf",
+        type=Path,
+        help="VCF, plain or bgzipped (default: variants.vcf, else results/sim/variants.vcf)",
+    )
+    p.add_argument(
+        "--classes",
+        type=Path,
+        help="class folder from `genomics classes` (class-score columns; none without it)",
+    )
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: results/variants/<model folder name>)"
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="a REF that differs from the genome is an error"
+    )
+    p.set_defaults(func=cmd_score_variants)
+
+    p = sub.add_parser("benchmark", help="variant scores against measured effects (Spearman)")
+    _common(p)
+    p.add_argument(
+        "--scores",
+        type=Path,
+        help="scores.tsv.gz of score-variants (default: results/variants/<model.name>/)",
+    )
+    p.add_argument(
+        "--measured",
+        type=Path,
+        help="measured effects TSV (default: benchmark.measured, else results/sim/effects.tsv)",
+    )
+    p.add_argument("--score", metavar="COLUMN", help="the score column to benchmark")
+    p.add_argument(
+        "--select-on",
+        metavar="SPLIT",
+        help="choose the best score column (sign allowed) on this split, report on the others",
+    )
+    p.add_argument(
+        "--out", type=Path, help="output folder (default: results/benchmark/<scores folder name>)"
+    )
+    p.set_defaults(func=cmd_benchmark)
 
     return parser
 

@@ -1,0 +1,342 @@
+"""``genomics score-variants``: a VCF scored with a trained model, streamed to a gzipped TSV.
+
+Output folder (``results/variants/<model>/``)::
+
+    scores.tsv.gz   one row per variant x ALT allele, in VCF order: id, chrom, pos (VCF,
+                    1-based), ref, alt, then <track>:sad, <track>:log2fc, <track>:l2 per
+                    coverage track, <track>:logodds per peak track, class:<name> per class
+    rejects.tsv     alleles not scored: id, chrom, pos, ref, alt, reason
+    summary.json    counts (scored, rejected by reason), parameters, seconds; written last
+
+Windows: each allele's window is centred on its position (``window_step`` > 1 snaps the
+start to a grid of that many bp, so variants close together share one window, and one
+reference pass, with their offsets from the centre handled). Alleles are read in chunks
+of ``chunk_size`` (memory stays bounded for any VCF); within a chunk the distinct
+reference windows are predicted once. Files are written under temporary names and renamed
+when complete.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from genomics.io import atomic_write_text
+from genomics.variants.score import Geometry, indel_alignment, score_variants
+from genomics.variants.stats import COVERAGE_STATS, PEAK_STATS
+from genomics.variants.vcf import NO_CHROM, Allele, Reject, edited, iter_alleles, one_based
+
+__all__ = ["plan_windows", "score_columns", "score_vcf", "variants_from_config"]
+
+log = logging.getLogger(__name__)
+
+SCORES = "scores.tsv.gz"
+REJECTS = "rejects.tsv"
+SUMMARY = "summary.json"
+TOO_LONG = "allele longer than a quarter of the model's window"
+
+
+def score_columns(
+    geometry: Geometry, tracks: list[int], classes=None
+) -> list[tuple[str, int, str]]:
+    """``(column name, track or class index, statistic)`` of every score column."""
+    cols = []
+    for t in tracks:
+        name, kind = geometry.track_names[t], geometry.track_kinds[t]
+        for stat in COVERAGE_STATS if kind == "coverage" else PEAK_STATS:
+            cols.append((f"{name}:{stat}", t, stat))
+    if classes is not None:
+        cols += [(f"class:{n}", k, "class") for k, n in enumerate(classes.names)]
+    return cols
+
+
+def plan_windows(geometry: Geometry, pos: int, *, window_step: int = 1, shift: int = 0):
+    """The window of a variant at 0-based ``pos``: (start, offset of pos, variant bin).
+
+    Centred on ``pos``; ``window_step`` > 1 rounds the start to a multiple of it (variants
+    within it share a window); ``shift`` moves the window by whole bins."""
+    start = pos - geometry.seq_len // 2
+    if window_step > 1:
+        start = ((start + window_step // 2) // window_step) * window_step
+    start += shift * geometry.bin_size
+    offset = pos - start
+    return start, offset, geometry.bin_of(offset)
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _score_chunk(model, genome, geometry, alleles, *, shifts, window_step, kw) -> np.ndarray:
+    """Scores of a chunk of alleles, averaged over shifts: dict name -> (m, t)."""
+    refs: dict[tuple, int] = {}
+    ref_rows, alt_rows, ref_index, vbins, aligns = [], [], [], [], []
+    seq_len = geometry.seq_len
+    for a in alleles:
+        fill = max(0, len(a.ref) - len(a.alt))
+        for shift in shifts:
+            start, offset, vb = plan_windows(geometry, a.pos, window_step=window_step, shift=shift)
+            codes = genome.fetch(a.chrom, start, start + seq_len + fill)
+            key = (a.chrom, start)
+            if key not in refs:
+                refs[key] = len(ref_rows)
+                ref_rows.append(codes[:seq_len])
+            ref_index.append(refs[key])
+            alt_rows.append(edited(codes, offset, len(a.ref), a.alt)[:seq_len])
+            vbins.append(vb)
+            aligns.append(indel_alignment(geometry, vb, len(a.alt) - len(a.ref)))
+    scores = score_variants(
+        model,
+        np.stack(ref_rows),
+        np.stack(alt_rows),
+        geometry=geometry,
+        variant_bin=np.array(vbins),
+        ref_index=np.array(ref_index),
+        alignment=aligns,
+        **kw,
+    )
+    s = len(shifts)
+    return {k: v.reshape(len(alleles), s, -1).mean(axis=1) for k, v in scores.items()}
+
+
+def score_vcf(
+    model,
+    spec: dict,
+    genome,
+    vcf: str | Path,
+    out: str | Path,
+    *,
+    classes=None,
+    tracks: list[str] | None = None,
+    span: int | None = None,
+    pseudocount: float = 1.0,
+    shifts: Iterable[int] = (0,),
+    window_step: int = 1,
+    reverse_complement: bool = True,
+    batch_size: int = 8,
+    chunk_size: int = 256,
+    device=None,
+    precision: str = "auto",
+    strict: bool = False,
+    progress: bool | None = None,
+) -> dict:
+    """Score every ALT allele of ``vcf`` into the folder ``out`` (module docstring).
+
+    Parameters
+    ----------
+    model, spec : from :func:`genomics.models.saved.load_model`.
+    genome : a :class:`~genomics.data.genome.GenomeStore`.
+    classes : a :class:`~genomics.classes.ClassModel` (class-score columns) or None.
+    tracks : track names to score (None: all), in the model's order.
+    span, pseudocount : see :func:`genomics.variants.score.score_profiles`.
+    shifts : window shifts in whole bins whose scores are averaged (``(0,)``: none).
+    window_step : bp grid of window starts; variants on one grid point share a window.
+    chunk_size : alleles held in memory at once.
+    strict : the first REF mismatch is an error instead of a reject.
+
+    Returns
+    -------
+    dict, the summary written to ``summary.json``.
+    """
+    t0 = time.time()
+    geometry = Geometry.of(spec)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shifts = tuple(int(s) for s in shifts) or (0,)
+    half = geometry.n_bins * geometry.bin_size // 2
+    if max(abs(s) for s in shifts) * geometry.bin_size >= half:
+        raise ValueError(
+            f"variants.shifts {list(shifts)}: a shift must stay under half the output "
+            f"({half // geometry.bin_size} bins)"
+        )
+    if window_step > half:
+        raise ValueError(f"variants.window_step {window_step} bp: at most {half} bp here")
+    if tracks is None:
+        track_idx = list(range(len(geometry.track_names)))
+    else:
+        unknown = [t for t in tracks if t not in geometry.track_names]
+        if unknown:
+            raise ValueError(
+                f"variants.tracks: {unknown} not among the model's tracks "
+                f"{list(geometry.track_names)}"
+            )
+        track_idx = [i for i, t in enumerate(geometry.track_names) if t in tracks]
+    if classes is not None:
+        classes.check_tracks(
+            list(geometry.track_names),
+            list(geometry.track_kinds),
+            where="the model",
+            fix="give the class folder made from this model's predictions",
+        )
+        if classes.bin_size != geometry.bin_size:
+            raise ValueError(
+                f"classes fitted on {classes.bin_size}-bp bins but the model predicts "
+                f"{geometry.bin_size}-bp bins"
+            )
+    else:
+        log.info("no class folder given: class-score columns left out")
+    columns = score_columns(geometry, track_idx, classes)
+    kw = dict(
+        span=span,
+        pseudocount=pseudocount,
+        classes=classes,
+        batch_size=batch_size,
+        reverse_complement=reverse_complement,
+        device=device,
+        precision=precision,
+    )
+    max_len = geometry.seq_len // 4
+    reasons: Counter = Counter()
+    n_scored = n_records = 0
+    tmp_scores = out / f".{SCORES}.tmp-{os.getpid()}"
+    tmp_rejects = out / f".{REJECTS}.tmp-{os.getpid()}"
+    bar = tqdm(
+        desc="score-variants", unit="variant", disable=None if progress is None else not progress
+    )
+    try:
+        with gzip.open(tmp_scores, "wt", compresslevel=4) as fh, open(tmp_rejects, "w") as rj:
+            fh.write(
+                "\t".join(["id", "chrom", "pos", "ref", "alt", *(c for c, _, _ in columns)]) + "\n"
+            )
+            rj.write("id\tchrom\tpos\tref\talt\treason\n")
+
+            def alleles():
+                nonlocal n_records
+                for item in iter_alleles(vcf, genome, strict=strict):
+                    n_records += 1
+                    if isinstance(item, Allele) and max(len(item.ref), len(item.alt)) > max_len:
+                        item = Reject(
+                            item.id, item.vcf_chrom, item.pos, item.ref, item.alt, TOO_LONG
+                        )
+                    if isinstance(item, Reject):
+                        reasons[item.reason.split(" (")[0]] += 1
+                        rj.write(
+                            f"{item.id}\t{item.chrom}\t{one_based(item.pos)}\t{item.ref}\t"
+                            f"{item.alt}\t{item.reason}\n"
+                        )
+                        continue
+                    yield item
+
+            for chunk in _chunks(alleles(), chunk_size):
+                s = _score_chunk(
+                    model, genome, geometry, chunk, shifts=shifts, window_step=window_step, kw=kw
+                )
+                table = np.stack([s[stat][:, i] for _, i, stat in columns], axis=1)
+                for a, row in zip(chunk, table, strict=True):
+                    head = [a.id, a.vcf_chrom, str(one_based(a.pos)), a.ref, a.alt]
+                    fh.write("\t".join(head + [_fmt(x) for x in row]) + "\n")
+                n_scored += len(chunk)
+                bar.update(len(chunk))
+        bar.close()
+        if n_records == 0:
+            raise ValueError(f"{vcf}: no variant records")
+        if n_scored == 0:
+            if reasons.get(NO_CHROM) == n_records:
+                raise ValueError(
+                    f"{vcf}: no variant is on the genome store's chromosomes "
+                    f"({', '.join(list(genome.sizes)[:8])}); check the chromosome names"
+                )
+            raise ValueError(
+                f"{vcf}: none of its {n_records} alleles could be scored "
+                f"({', '.join(f'{k}: {v}' for k, v in reasons.most_common())}); see the reasons"
+            )
+        os.replace(tmp_scores, out / SCORES)
+        os.replace(tmp_rejects, out / REJECTS)
+    finally:
+        bar.close()
+        for p in (tmp_scores, tmp_rejects):
+            p.unlink(missing_ok=True)
+    seconds = time.time() - t0
+    summary = {
+        "vcf": str(vcf),
+        "alleles": n_records,
+        "scored": n_scored,
+        "rejected": dict(reasons),
+        "columns": [c for c, _, _ in columns],
+        "seconds": round(seconds, 2),
+        "variants_per_s": round(n_scored / max(seconds, 1e-9), 2),
+        "params": {
+            "span": span,
+            "pseudocount": pseudocount,
+            "shifts": list(shifts),
+            "window_step": window_step,
+            "reverse_complement": reverse_complement,
+            "classes": None if classes is None else classes.names,
+        },
+    }
+    for reason, n in reasons.most_common():
+        log.warning("%d alleles not scored: %s (see %s)", n, reason, out / REJECTS)
+    log.info(
+        "scored %d of %d alleles in %.1f s (%.1f variants/s) -> %s",
+        n_scored,
+        n_records,
+        seconds,
+        summary["variants_per_s"],
+        out / SCORES,
+    )
+    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def variants_from_config(
+    cfg: dict,
+    *,
+    model_dir: str | Path,
+    genome_dir: str | Path,
+    vcf: str | Path,
+    out: str | Path,
+    classes_dir: str | Path | None = None,
+) -> dict:
+    """The stage as the CLI runs it: load the model, genome store and classes; score."""
+    from genomics.data.genome import GenomeStore
+    from genomics.inference.device import resolve_device
+    from genomics.models.saved import load_model
+
+    v = cfg["variants"]
+    device = resolve_device(v["device"])
+    model, spec = load_model(model_dir, device=device)
+    classes = None
+    if classes_dir is not None:
+        from genomics.classes import load_classes
+
+        classes = load_classes(classes_dir)
+    return score_vcf(
+        model,
+        spec,
+        GenomeStore(genome_dir),
+        vcf,
+        out,
+        classes=classes,
+        tracks=v["tracks"],
+        span=v["span_bins"],
+        pseudocount=v["pseudocount"],
+        shifts=v["shifts"],
+        window_step=v["window_step"],
+        reverse_complement=v["reverse_complement"],
+        batch_size=v["batch_size"],
+        chunk_size=v["chunk_size"],
+        device=device,
+        precision=v["precision"],
+        strict=v["strict"],
+        progress=v["progress"],
+    )
