@@ -200,6 +200,13 @@ def cmd_benchmark(args, cfg) -> None:
     benchmark_from_config(cfg, scores=scores, measured=measured, out=out)
 
 
+def cmd_report(args, cfg) -> None:
+    from genomics.report import report_from_config
+
+    out = args.out or _out_folder(args.results / "report")
+    report_from_config(cfg, results=args.results, out=out, annotation=args.annotation)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genomics", description="Learn how DNA sequence controls chromatin."
@@ -344,6 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="output folder (default: results/benchmark/<scores folder name>)"
     )
     p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("report", help="write the run report: index.html and a page per class")
+    _common(p)
+    _store_arg(p, "results", "results", "the run's results folder")
+    p.add_argument(
+        "--annotation",
+        type=Path,
+        help="BED of labelled regions (4th column: state) for class enrichment (default: "
+        "report.annotation, else classes.annotation, else results/sim/elements.bed on "
+        "the synthetic default)",
+    )
+    p.add_argument("--out", type=Path, help="report folder (default: <results>/report)")
+    p.set_defaults(func=cmd_report)
 
     return parser
 
