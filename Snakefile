@@ -16,6 +16,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/classes.smk"
+include: "workflow/rules/variants.smk"
 
 
 rule all:

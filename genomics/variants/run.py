@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -83,6 +84,15 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def sampled(allele: Allele, fraction: float) -> bool:
+    """Whether ``allele`` is in the ``fraction`` scored: a stable hash of chrom:pos:ref:alt
+    (the same alleles every run, any file order, no memory)."""
+    if fraction >= 1:
+        return True
+    key = f"{allele.chrom}:{allele.pos}:{allele.ref}:{allele.alt}".encode()
+    return zlib.crc32(key) / 2**32 < fraction
+
+
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -138,6 +148,7 @@ def score_vcf(
     device=None,
     precision: str = "auto",
     strict: bool = False,
+    fraction: float = 1.0,
     progress: bool | None = None,
 ) -> dict:
     """Score every ALT allele of ``vcf`` into the folder ``out`` (module docstring).
@@ -153,6 +164,7 @@ def score_vcf(
     window_step : bp grid of window starts; variants on one grid point share a window.
     chunk_size : alleles held in memory at once.
     strict : the first REF mismatch is an error instead of a reject.
+    fraction : score only this fraction of the alleles (:func:`sampled`); 1 for all.
 
     Returns
     -------
@@ -207,7 +219,7 @@ def score_vcf(
     )
     max_len = geometry.seq_len // 4
     reasons: Counter = Counter()
-    n_scored = n_records = 0
+    n_scored = n_records = n_unsampled = 0
     tmp_scores = out / f".{SCORES}.tmp-{os.getpid()}"
     tmp_rejects = out / f".{REJECTS}.tmp-{os.getpid()}"
     bar = tqdm(
@@ -221,7 +233,7 @@ def score_vcf(
             rj.write("id\tchrom\tpos\tref\talt\treason\n")
 
             def alleles():
-                nonlocal n_records
+                nonlocal n_records, n_unsampled
                 for item in iter_alleles(vcf, genome, strict=strict):
                     n_records += 1
                     if isinstance(item, Allele) and max(len(item.ref), len(item.alt)) > max_len:
@@ -234,6 +246,9 @@ def score_vcf(
                             f"{item.id}\t{item.chrom}\t{one_based(item.pos)}\t{item.ref}\t"
                             f"{item.alt}\t{item.reason}\n"
                         )
+                        continue
+                    if not sampled(item, fraction):
+                        n_unsampled += 1
                         continue
                     yield item
 
@@ -250,6 +265,11 @@ def score_vcf(
         bar.close()
         if n_records == 0:
             raise ValueError(f"{vcf}: no variant records")
+        if n_scored == 0 and n_unsampled:
+            raise ValueError(
+                f"variants.fraction {fraction}: none of the {n_unsampled} scorable alleles of "
+                f"{vcf} was sampled; raise it"
+            )
         if n_scored == 0:
             if reasons.get(NO_CHROM) == n_records:
                 raise ValueError(
@@ -272,6 +292,7 @@ def score_vcf(
         "alleles": n_records,
         "scored": n_scored,
         "rejected": dict(reasons),
+        "not_sampled": n_unsampled,
         "columns": [c for c, _, _ in columns],
         "seconds": round(seconds, 2),
         "variants_per_s": round(n_scored / max(seconds, 1e-9), 2),
@@ -280,6 +301,7 @@ def score_vcf(
             "pseudocount": pseudocount,
             "shifts": list(shifts),
             "window_step": window_step,
+            "fraction": fraction,
             "reverse_complement": reverse_complement,
             "classes": None if classes is None else classes.names,
         },
@@ -338,5 +360,6 @@ def variants_from_config(
         device=device,
         precision=v["precision"],
         strict=v["strict"],
+        fraction=v["fraction"],
         progress=v["progress"],
     )

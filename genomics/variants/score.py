@@ -130,12 +130,13 @@ def score_profiles(
     rows = np.arange(m)
     at_ref = y_ref[rows, variant_bin][:, None]  # (m, 1, t)
     at_alt = y_alt[rows, variant_bin][:, None]
-    out = {
-        "sad": STATS["sad"](r, a),
-        "log2fc": STATS["log2fc"](r, a, pseudocount),
-        "l2": STATS["l2"](r, a),
-        "logodds": STATS["logodds"](at_ref, at_alt),
-    }
+    with np.errstate(divide="ignore", invalid="ignore"):  # log2fc of logits: NaN, unused
+        out = {
+            "sad": STATS["sad"](r, a),
+            "log2fc": STATS["log2fc"](r, a, pseudocount),
+            "l2": STATS["l2"](r, a),
+            "logodds": STATS["logodds"](at_ref, at_alt),
+        }
     if classes is not None:
         from genomics.classes import class_scores
 

@@ -1,0 +1,370 @@
+"""``genomics benchmark``: variant scores against measured effects.
+
+The measured table is a TSV with ``chrom, pos, ref, alt`` (``pos`` 1-based, as in a VCF)
+and either
+
+- a ``value`` column (one measured effect per variant), with optional ``group`` (or
+  ``element``), ``split`` and ``weight`` columns: one score column is compared with it,
+  named (``score``) or chosen on one split (``select_on``: the column and sign with the
+  best Spearman there) and reported on the other rows; or
+- one column per model track (the simulator's ``effects.tsv``): each track's true effect
+  is compared with its own score column (``<track>:<stat>``, ``<track>:logodds`` for peak
+  tracks).
+
+Rows join on (chrom, pos, ref, alt), chromosome aliases resolved (``20`` = ``chr20``).
+Per group (``all`` and each group; an ``element`` like ``enhancer:m3`` is grouped by its
+type, ``enhancer``): Spearman and Pearson with bootstrap 95% intervals (percentiles of
+``n_boot`` resamples of the variants) and, in the per-track mode, AUROC of ``|score|``
+separating variants with a non-zero true effect from those without; the correlations in
+that mode are over the variants whose true effect is non-zero.
+
+Outputs (``results/benchmark/<model>/``): ``spearman.tsv``, ``spearman.json`` (the rows
+plus matched/unmatched counts and the chosen column) and ``scatter-<group>.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
+
+from genomics.data.chroms import ChromAliases
+from genomics.io import atomic_write_text
+
+__all__ = [
+    "bootstrap_interval",
+    "correlations",
+    "join",
+    "read_table",
+    "run_benchmark",
+    "benchmark_from_config",
+    "weighted_pearson",
+    "weighted_spearman",
+]
+
+log = logging.getLogger(__name__)
+
+KEY = ("chrom", "pos", "ref", "alt")
+ALL = "all"
+
+
+def read_table(path: str | Path, *, required=KEY) -> dict[str, list[str]]:
+    """A TSV (gzipped or not) as columns of strings; ValueError naming a missing column."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rt", newline="") as fh:
+        reader = csv.reader((line for line in fh if not line.startswith("##")), delimiter="\t")
+        try:
+            head = [h.lstrip("#").strip() for h in next(reader)]
+        except StopIteration:
+            raise ValueError(f"{path}: empty table") from None
+        rows = [r for r in reader if r]
+    missing = [c for c in required if c not in head]
+    if missing:
+        raise ValueError(
+            f"{path}: no column {', '.join(map(repr, missing))} (it has {', '.join(head[:12])})"
+        )
+    bad = [i for i, r in enumerate(rows) if len(r) != len(head)]
+    if bad:
+        raise ValueError(
+            f"{path} line {bad[0] + 2}: {len(rows[bad[0]])} fields, the header has {len(head)}"
+        )
+    return {h: [r[i] for r in rows] for i, h in enumerate(head)}
+
+
+def join(scores: dict, measured: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Row indices of ``scores`` and ``measured`` that hold the same variant.
+
+    Returns
+    -------
+    (i_scores, i_measured, counts): int arrays of equal length, and matched/unmatched
+    counts. Chromosome names of ``measured`` are resolved against those of ``scores``.
+    """
+    aliases = ChromAliases(dict.fromkeys(scores["chrom"]))
+    index = {}
+    for i, key in enumerate(zip(*(scores[k] for k in KEY), strict=True)):
+        index.setdefault((key[0], int(key[1]), key[2].upper(), key[3].upper()), i)
+    i_s, i_m = [], []
+    for j, (c, p, r, a) in enumerate(zip(*(measured[k] for k in KEY), strict=True)):
+        chrom = aliases.resolve(c)
+        i = None if chrom is None else index.get((chrom, int(p), r.upper(), a.upper()))
+        if i is not None:
+            i_s.append(i)
+            i_m.append(j)
+    counts = {
+        "matched": len(i_s),
+        "unmatched_measured": len(measured["chrom"]) - len(i_m),
+        "unmatched_scores": len(scores["chrom"]) - len(set(i_s)),
+    }
+    return np.array(i_s, np.int64), np.array(i_m, np.int64), counts
+
+
+def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Pearson correlation along the last axis: ``(..., n) -> (...)``; NaN if constant."""
+    w = np.ones(x.shape[-1]) if w is None else w
+    w = w / w.sum(axis=-1, keepdims=True)
+    xm = x - (w * x).sum(-1, keepdims=True)
+    ym = y - (w * y).sum(-1, keepdims=True)
+    cov = (w * xm * ym).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / np.sqrt((w * xm * xm).sum(-1) * (w * ym * ym).sum(-1))
+
+
+def weighted_spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Spearman correlation (Pearson of average ranks) along the last axis."""
+    return weighted_pearson(rankdata(x, axis=-1), rankdata(y, axis=-1), w)
+
+
+def bootstrap_interval(
+    func, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, n_boot: int, rng
+) -> tuple[float, float]:
+    """Percentile 95% interval of ``func(x, y, w)`` over ``n_boot`` resamples of the pairs."""
+    if n_boot == 0 or x.size < 3:
+        return float("nan"), float("nan")
+    lo, hi = np.nan, np.nan
+    vals = []
+    for start in range(0, n_boot, 200):  # 200 resamples at a time: memory stays small
+        idx = rng.integers(0, x.size, size=(min(200, n_boot - start), x.size))
+        vals.append(func(x[idx], y[idx], None if w is None else w[idx]))
+    vals = np.concatenate(vals)
+    vals = vals[np.isfinite(vals)]
+    if vals.size:
+        lo, hi = np.percentile(vals, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def correlations(x, y, w=None, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """n, Spearman and Pearson of ``x`` against ``y`` with bootstrap 95% intervals."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    out = {"n": int(x.size)}
+    for name, func in (("spearman", weighted_spearman), ("pearson", weighted_pearson)):
+        rng = np.random.default_rng(seed)
+        out[name] = float(func(x, y, w)) if x.size >= 2 else float("nan")
+        out[f"{name}_lo"], out[f"{name}_hi"] = bootstrap_interval(
+            func, x, y, w, n_boot=n_boot, rng=rng
+        )
+    return out
+
+
+def _floats(col: list[str], what: str) -> np.ndarray:
+    try:
+        return np.array([float(v) if v not in ("", "NA", "nan", ".") else np.nan for v in col])
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+
+
+def _groups(measured: dict) -> list[str] | None:
+    if "group" in measured:
+        return measured["group"]
+    if "element" in measured:
+        return [e.split(":")[0] for e in measured["element"]]
+    return None
+
+
+def _per_track(scores, measured, i_s, i_m, *, stat, n_boot, seed) -> tuple[list, dict]:
+    """Rows of the per-track mode and, per group, (track, score, truth) for the figures."""
+    groups = _groups(measured)
+    g = None if groups is None else np.array(groups, dtype=object)[i_m]
+    rows, points = [], {}
+    tracks = [c for c in measured if f"{c}:{stat}" in scores or f"{c}:logodds" in scores]
+    if not tracks:
+        raise ValueError(
+            "the measured table has neither a 'value' column nor columns named after the "
+            f"scored tracks (score columns: {', '.join(list(scores)[5:10])} ...)"
+        )
+    for track in tracks:
+        col = f"{track}:{stat}" if f"{track}:{stat}" in scores else f"{track}:logodds"
+        s = _floats(scores[col], col)[i_s]
+        t = _floats(measured[track], track)[i_m]
+        names = [ALL] + ([] if g is None else sorted(set(g)))
+        for name in names:
+            sel = np.isfinite(s) & np.isfinite(t)
+            if name != ALL:
+                sel &= g == name
+            eff = sel & (t != 0)
+            row = {"track": track, "score": col, "group": name, "n_all": int(sel.sum())}
+            row |= correlations(s[eff], t[eff], n_boot=n_boot, seed=seed)
+            null = sel & (t == 0)
+            row["n_null"] = int(null.sum())
+            both = eff | null
+            row["auroc"] = (
+                float(roc_auc_score(eff[both], np.abs(s[both])))
+                if eff.any() and null.any()
+                else float("nan")
+            )
+            rows.append(row)
+            points.setdefault(name, []).append((track, s[eff], t[eff]))
+    return rows, points
+
+
+def _select(scores, y, i_s, sel, columns) -> tuple[str, int, float]:
+    """The score column and sign with the best Spearman on the rows ``sel``."""
+    best = (None, 1, -np.inf)
+    for col in columns:
+        x = _floats(scores[col], col)[i_s]
+        ok = sel & np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 3:
+            continue
+        rho = float(weighted_spearman(x[ok], y[ok]))
+        if np.isfinite(rho) and abs(rho) > best[2]:
+            best = (col, 1 if rho >= 0 else -1, abs(rho))
+    if best[0] is None:
+        raise ValueError("select_on: no score column has 3 or more values on that split")
+    return best
+
+
+def _one_value(scores, measured, i_s, i_m, *, score, select_on, n_boot, seed):
+    y = _floats(measured["value"], "value")[i_m]
+    w = _floats(measured["weight"], "weight")[i_m] if "weight" in measured else None
+    groups = _groups(measured)
+    g = None if groups is None else np.array(groups, dtype=object)[i_m]
+    report = np.ones(y.size, bool)
+    chosen = {}
+    sign = 1
+    if score is None:
+        if select_on is None:
+            raise ValueError(
+                "the measured table has a 'value' column: name the score column "
+                "(--score / benchmark.score) or choose one on a split (--select-on)"
+            )
+        if "split" not in measured:
+            raise ValueError(f"select_on {select_on!r}: the measured table has no 'split' column")
+        split = np.array(measured["split"], dtype=object)[i_m]
+        on = split == select_on
+        if not on.any():
+            raise ValueError(
+                f"select_on {select_on!r}: no matched variant has that split "
+                f"(splits: {', '.join(sorted(set(split))[:6])})"
+            )
+        columns = list(scores)[5:]
+        score, sign, rho = _select(scores, y, i_s, on, columns)
+        report = ~on
+        chosen = {"score": score, "sign": sign, "selected_on": select_on, "spearman_there": rho}
+        log.info(
+            "selected %s%s on split %s (Spearman %.3f)",
+            "-" if sign < 0 else "",
+            score,
+            select_on,
+            rho,
+        )
+    elif score not in scores:
+        raise ValueError(f"score column {score!r} is not in the scores table")
+    x = sign * _floats(scores[score], score)[i_s]
+    rows, points = [], {}
+    names = [ALL] + ([] if g is None else sorted(set(g[report])))
+    for name in names:
+        sel = report & np.isfinite(x) & np.isfinite(y)
+        if name != ALL:
+            sel &= g == name
+        row = {"track": "value", "score": ("-" if sign < 0 else "") + score, "group": name}
+        row |= correlations(x[sel], y[sel], None if w is None else w[sel], n_boot=n_boot, seed=seed)
+        rows.append(row)
+        points.setdefault(name, []).append(("value", x[sel], y[sel]))
+    return rows, points, chosen
+
+
+def run_benchmark(
+    scores_path: str | Path,
+    measured_path: str | Path,
+    out: str | Path,
+    *,
+    score: str | None = None,
+    stat: str = "sad",
+    select_on: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    plot: bool = True,
+) -> dict:
+    """Benchmark a scores table against measured effects (module docstring); write
+    ``spearman.tsv``, ``spearman.json`` and the figures into ``out``; return the JSON."""
+    out = Path(out)
+    scores = read_table(scores_path)
+    measured = read_table(measured_path)
+    i_s, i_m, counts = join(scores, measured)
+    if counts["matched"] == 0:
+        raise ValueError(
+            f"no variant of {measured_path} is in {scores_path} (joined on chrom, pos, ref, "
+            "alt; chromosome aliases resolved)"
+        )
+    log.info("%d variants matched, %d measured unmatched, %d scored unmatched", *counts.values())
+    chosen = {}
+    if "value" in measured or score is not None:
+        if "value" not in measured:
+            raise ValueError(f"{measured_path}: no column 'value' to compare {score!r} with")
+        rows, points, chosen = _one_value(
+            scores, measured, i_s, i_m, score=score, select_on=select_on, n_boot=n_boot, seed=seed
+        )
+    else:
+        rows, points = _per_track(scores, measured, i_s, i_m, stat=stat, n_boot=n_boot, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    cols = list(rows[0])
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+    lines = ["\t".join(cols)]
+    for r in rows:
+        lines.append("\t".join(_cell(r.get(c, "")) for c in cols))
+    result = {
+        **counts,
+        **chosen,
+        "scores": str(scores_path),
+        "measured": str(measured_path),
+        "rows": rows,
+    }
+    if plot:
+        from genomics.classes.files import save_figure
+        from genomics.variants.figures import scatter_figure
+
+        for group, panels in points.items():
+            save_figure(
+                scatter_figure(panels, title=f"{group}"), out / f"scatter-{_safe(group)}.png"
+            )
+    atomic_write_text(out / "spearman.tsv", "\n".join(lines) + "\n")
+    atomic_write_text(out / "spearman.json", json.dumps(result, indent=1, default=_json) + "\n")
+    for r in rows:
+        if r["group"] == ALL:
+            log.info(
+                "%s vs %s: Spearman %.3f [%.3f, %.3f], n %d",
+                r["score"],
+                r["track"],
+                r["spearman"],
+                r["spearman_lo"],
+                r["spearman_hi"],
+                r["n"],
+            )
+    return result
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _cell(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _json(v):
+    return None if isinstance(v, float) and not np.isfinite(v) else v
+
+
+def benchmark_from_config(cfg: dict, *, scores, measured, out) -> dict:
+    """The stage as the CLI runs it."""
+    b = cfg["benchmark"]
+    return run_benchmark(
+        scores,
+        measured,
+        out,
+        score=b["score"],
+        stat=b["stat"],
+        select_on=b["select_on"],
+        n_boot=b["n_boot"],
+        seed=cfg["seed"],
+        plot=b["plot"],
+    )
