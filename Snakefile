@@ -17,10 +17,12 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/classes.smk"
 include: "workflow/rules/variants.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         f"results/eval/{MODEL}/metrics.json",
         f"results/classes/{MODEL}/manifest.json",
+        "results/report/index.html",
     default_target: True

@@ -321,6 +321,7 @@ def _chromium(page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # starts a browser four times
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
 @pytest.mark.parametrize("page", ["index.html", page_name(0)])
 def test_pages_open_in_headless_chromium(report, page, tmp_path):

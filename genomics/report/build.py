@@ -6,6 +6,7 @@ that no longer exist (an earlier run with more classes) are removed.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def _index_context(files: RunFiles, model, spec, *, enrichment, variants, counts
             model.names[k_],
             int(model.sizes[k_]),
             float(model.genome_fraction[k_]),
-            model.top_tracks[k_],
+            model.top_tracks[k_].replace(",", ", "),
         ]
         for k_ in range(k)
     ]
@@ -209,6 +210,26 @@ def _variant_summary(variants: VariantScores | None, model: ClassModel) -> dict 
     }
 
 
+BENCHMARK_COLUMNS = {
+    "track": "the track whose measured effects are compared",
+    "score": "the score column of the variant table compared with them",
+    "group": "variants of one element type (all: every variant)",
+    "n_all": "variants in the group",
+    "n": "variants the correlations use (per-track truth: those with a non-zero effect)",
+    "spearman": "Spearman rank correlation of score and measured effect",
+    "pearson": "Pearson correlation of score and measured effect",
+    "n_null": "variants with no measured effect",
+    "auroc": "AUROC of |score| separating effectful from null variants (0.5 = chance)",
+}
+
+
+def _bench_column(name: str) -> tuple[str, str]:
+    for suffix, what in (("_lo", "lower"), ("_hi", "upper")):
+        if name.endswith(suffix) and name[: -len(suffix)] in BENCHMARK_COLUMNS:
+            return name, f"{what} end of the bootstrap 95% interval of {name[: -len(suffix)]}"
+    return name, BENCHMARK_COLUMNS.get(name, "")
+
+
 def _benchmark(files: RunFiles) -> dict | None:
     folder = files.benchmark_folder()
     if folder is None:
@@ -223,13 +244,21 @@ def _benchmark(files: RunFiles) -> dict | None:
                     path.name,
                     Table.of(
                         f"bench-{path.stem}",
-                        [(c, "") for c in cols],
+                        [_bench_column(c) for c in cols],
                         [[r[c] for c in cols] for r in rows],
                     ),
                 )
             )
     figs = [embed_png(p, p.stem, p.name) for p in sorted(folder.glob("*.png"))]
-    return {"folder": str(folder), "tables": tables, "figs": figs}
+    facts = {}  # the scalar entries of its JSON files: matched and unmatched counts, inputs
+    for path in sorted(folder.glob("*.json")):
+        try:
+            body = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if isinstance(body, dict):
+            facts |= {k: v for k, v in body.items() if isinstance(v, (str, int, float))}
+    return {"folder": str(folder), "tables": tables, "figs": figs, "facts": facts}
 
 
 def _class_context(
@@ -308,7 +337,7 @@ def _class_context(
         "k": k,
         "label": label,
         "name": model.names[k],
-        "top_tracks": model.top_tracks[k],
+        "top_tracks": model.top_tracks[k].replace(",", ", "),
         "size": int(model.sizes[k]),
         "fraction": float(model.genome_fraction[k]),
         "bins": int(sum(in_class.values())),

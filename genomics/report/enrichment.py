@@ -63,8 +63,10 @@ def annotation_enrichment(
                 np.add.at(step, first[at], 1)
                 np.add.at(step, stop[at], -1)
                 state[np.cumsum(step[:-1]) > 0] = code[str(name)]
-        kept = np.asarray(lab) >= 0
-        np.add.at(counts, (np.asarray(lab)[kept].astype(np.int64), state[kept]), 1)
+        lab = np.asarray(lab)
+        kept = lab >= 0
+        pair = lab[kept].astype(np.int64) * s + state[kept]  # (class, state) as one index
+        counts += np.bincount(pair, minlength=n_classes * s).reshape(n_classes, s)
     share = counts.sum(0) / max(counts.sum(), 1)
     expected = counts.sum(1, keepdims=True) * share[None, :]
     log2 = np.log2((counts + 1.0) / (expected + 1.0))

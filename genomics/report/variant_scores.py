@@ -2,11 +2,11 @@
 report.
 
 The table is a TSV (gzipped or not) with a header line, one row per variant x ALT allele:
-``id chrom pos ref alt`` (``pos`` 1-based, as in the VCF), then per-track scores, then one
-column per class holding alt - ref of that class's score. A class column is found by its
-name, the first of ``class_<k>``, ``class:<k>``, ``class<k>``, ``<k>:<class name>``,
-``class_<k>_<anything>``, ``class:<class name>``; other columns are ignored. Empty, ``NA``
-and ``nan`` cells are NaN.
+``id chrom pos ref alt`` (``pos`` 1-based, as in the VCF), then per-track scores
+(``<track>:sad`` ...), then ``class:<class name>`` per class holding alt - ref of that
+class's score (:mod:`genomics.variants.run`). A class column is also found as
+``class_<k>``, ``class:<k>``, ``class<k>`` or ``class_<k>_<anything>``; other columns are
+ignored. Empty, ``NA`` and ``nan`` cells are NaN.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def class_columns(header: Sequence[str], names: Sequence[str]) -> list[int | Non
     where = {h.strip(): i for i, h in enumerate(header)}
     out: list[int | None] = []
     for k, name in enumerate(names):
-        exact = [f"class_{k}", f"class:{k}", f"class{k}", f"{k}:{name}", f"class:{name}"]
+        exact = [f"class:{name}", f"class_{k}", f"class:{k}", f"class{k}"]
         hit = next((where[c] for c in exact if c in where), None)
         if hit is None:
             pattern = re.compile(rf"^class[_:]{k}[_:]")
