@@ -1,0 +1,224 @@
+"""Variant-scoring throughput: ``genomics score-variants``' path against a naive loop.
+
+One random genome store, one model of a config (``configs/default.yaml``'s by default;
+weights random, which does not change the cost), RC averaging on. Two layouts:
+
+- SNVs at random positions (about one per kb, whole-genome density: no two share a window
+  unless ``--window-step`` puts them on one grid point);
+- saturation mutagenesis: all 3 alts of every base of a 600-bp element.
+
+For each: (a) ours, :func:`genomics.variants.score_vcf` from the VCF to the gzipped TSV
+(batched, reference windows shared within a chunk); (b) naive, each variant's ref and alt
+windows through :func:`genomics.inference.predict` one at a time (batch 1), the loop a
+user writes first. Each runs in a fresh process; peak memory is that process's maximum
+resident set (``--tiny``: all in this process, so the peaks are not comparable). Prints variants/s, the ratio, and forward passes per variant.
+
+    python bench/variant_throughput.py                       # default model; slow on CPU
+    python bench/variant_throughput.py --set windows.length=16384 --snvs 200
+    python bench/variant_throughput.py --tiny                # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def _genome(folder: Path, bp: int, seed: int = 0):
+    from genomics.data.genome import build_genome_store
+
+    rng = np.random.default_rng(seed)
+    seq = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, bp)].tobytes().decode()
+    with open(folder / "g.fa", "w") as fh:
+        fh.write(">chr1\n")
+        fh.writelines(seq[i : i + 80] + "\n" for i in range(0, bp, 80))
+    build_genome_store(folder / "g.fa", folder / "genome", progress=False)
+    return seq
+
+
+def _vcf(path: Path, seq: str, positions: np.ndarray, all_alts: bool, seed: int = 1) -> int:
+    rng = np.random.default_rng(seed)
+    lines = ["##fileformat=VCFv4.2", f"##contig=<ID=chr1,length={len(seq)}>"]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    n = 0
+    for p in positions:
+        ref = seq[p]
+        others = [b for b in "ACGT" if b != ref]
+        for alt in others if all_alts else [others[rng.integers(3)]]:
+            lines.append(f"chr1\t{p + 1}\t.\t{ref}\t{alt}\t.\t.\t.")
+            n += 1
+    path.write_text("\n".join(lines) + "\n")
+    return n
+
+
+def _model(cfg: dict, n_tracks: int):
+    import torch
+
+    from genomics.models.saved import build_from_spec
+
+    name = cfg["model"]["name"]
+    spec = {
+        "name": name,
+        "hparams": dict(cfg["model"][name]),
+        "n_tracks": n_tracks,
+        "track_names": [f"t{i}" for i in range(n_tracks)],
+        "track_kinds": ["coverage"] * n_tracks,
+        "bin_size": cfg["targets"]["bin_size"],
+        "crop_bins": cfg["windows"]["crop_bins"],
+        "seq_len": cfg["windows"]["length"],
+    }
+    torch.manual_seed(0)
+    return build_from_spec(spec).eval(), spec
+
+
+def _worker(job: dict) -> dict:
+    """One measurement in a fresh process: (seconds, forward windows, peak RSS MiB)."""
+    import torch
+
+    from genomics.config import load_config
+    from genomics.data.genome import GenomeStore
+    from genomics.variants import score_vcf
+
+    torch.set_num_threads(job["threads"])
+    cfg = load_config(Path(job["config"]), job["overrides"])
+    model, spec = _model(cfg, job["tracks"])
+    genome = GenomeStore(job["folder"] + "/genome")
+    calls = []
+    model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    t0 = time.perf_counter()
+    if job["method"] == "ours":
+        score_vcf(
+            model, spec, genome, job["vcf"], job["folder"] + f"/out-{job['name']}",
+            batch_size=job["batch_size"], chunk_size=job["chunk_size"],
+            window_step=job["window_step"], reverse_complement=True, progress=False,
+        )  # fmt: skip
+    else:
+        _naive(model, spec, genome, job["vcf"])
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "windows": sum(calls), "rss_mib": rss}
+
+
+def _naive(model, spec, genome, vcf):
+    from genomics.data.encoding import encode
+    from genomics.inference import predict
+    from genomics.variants import Geometry, score_profiles
+
+    g = Geometry.of(spec)
+    for line in Path(vcf).read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        chrom, pos, _, ref, alt = line.split("\t")[:5]
+        p = int(pos) - 1
+        start = p - g.seq_len // 2
+        r = genome.fetch(chrom, start, start + g.seq_len)
+        a = r.copy()
+        a[p - start] = encode(alt)[0]
+        y_ref = predict(model, r, batch_size=1, reverse_complement=True)
+        y_alt = predict(model, a, batch_size=1, reverse_complement=True)
+        vb = np.array([g.bin_of(p - start)])
+        score_profiles(y_ref[None], y_alt[None], vb, track_kinds=g.track_kinds)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=str(HERE.parent / "configs" / "default.yaml"))
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--tracks", type=int, default=10)
+    p.add_argument("--snvs", type=int, default=1000, help="SNVs in the whole-genome layout")
+    p.add_argument("--satmut-bp", type=int, default=600, help="element length, sat. mutagenesis")
+    p.add_argument("--naive", type=int, default=20, help="variants the naive loop scores")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--chunk-size", type=int, default=256)
+    p.add_argument("--window-step", type=int, default=1, help="variants.window_step for ours")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tiny", action="store_true", help="a tiny model and genome (seconds)")
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.overrides += ["windows.length=2048", "model.convformer.dim=16",
+                           "model.convformer.depth=1", "model.convformer.heads=2"]  # fmt: skip
+        args.snvs, args.satmut_bp, args.naive, args.tracks = 40, 20, 10, 3
+
+    from genomics.config import load_config
+
+    cfg = load_config(Path(args.config), args.overrides)
+    seq_len = cfg["windows"]["length"]
+    ctx = mp.get_context("spawn")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bp = max(args.snvs * 1000, 4 * seq_len)
+        seq = _genome(Path(tmp), bp)
+        rng = np.random.default_rng(0)
+        snv_pos = np.sort(rng.choice(np.arange(seq_len, bp - seq_len), args.snvs, replace=False))
+        mid = bp // 2
+        layouts = {
+            "SNVs, ~1/kb": (snv_pos, False),
+            f"sat. mutagenesis, {args.satmut_bp} bp x 3": (
+                np.arange(mid, mid + args.satmut_bp),
+                True,
+            ),
+        }
+        base = {"config": args.config, "overrides": args.overrides, "tracks": args.tracks,
+                "folder": tmp, "batch_size": args.batch_size, "chunk_size": args.chunk_size,
+                "threads": args.threads}  # fmt: skip
+        for i, (name, (pos, all_alts)) in enumerate(layouts.items()):
+            vcf = Path(tmp) / f"l{i}.vcf"
+            n = _vcf(vcf, seq, pos, all_alts)
+            naive_vcf = Path(tmp) / f"l{i}-naive.vcf"
+            lines = vcf.read_text().splitlines()
+            head = [x for x in lines if x.startswith("#")]
+            body = [x for x in lines if not x.startswith("#")][: args.naive]
+            naive_vcf.write_text("\n".join(head + body) + "\n")
+            for method, path, count, step in (
+                ("ours", vcf, n, args.window_step),
+                ("ours", vcf, n, 8 * cfg["targets"]["bin_size"]) if all_alts else (None,) * 4,
+                ("naive", naive_vcf, len(body), 1),
+            ):
+                if method is None:
+                    continue
+                job = {**base, "method": method, "vcf": str(path), "name": f"{i}-{step}",
+                       "window_step": step}  # fmt: skip
+                if args.tiny:  # in this process: seconds, not one torch import per run
+                    r = _worker(job)
+                else:
+                    with ctx.Pool(1) as pool:
+                        r = pool.apply(_worker, (job,))
+                label = method if method == "naive" else f"ours, window_step {step}"
+                rows.append((name, label, count, r))
+
+    import torch
+
+    print(f"# variant throughput: {platform.node()}, torch {torch.__version__}, cpu, "
+          f"{args.threads} threads, python {sys.version.split()[0]}")  # fmt: skip
+    print(f"# model {cfg['model']['name']} {dict(cfg['model'][cfg['model']['name']])}, "
+          f"{seq_len:,} bp windows, {args.tracks} tracks, RC averaging on, batch {args.batch_size}")  # fmt: skip
+    print()
+    print("| layout | method | variants | variants/s | forward windows / variant | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    speed = {}
+    for name, label, count, r in rows:
+        vps = count / r["seconds"]
+        speed[name, label] = vps
+        print(f"| {name} | {label} | {count} | {vps:.2f} | {r['windows'] / count:.2f} | "
+              f"{r['rss_mib']:.0f} |")  # fmt: skip
+    print()
+    for name in dict.fromkeys(n for n, _ in speed):
+        naive = speed[name, "naive"]
+        for (n, label), v in speed.items():
+            if n == name and label != "naive":
+                print(f"**{name}: {label} / naive** | **{v / naive:.2f}x**")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
