@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 # --tiny runs that take more than a few seconds on 2 cores (subprocesses that each import
 # torch, training): deselected by the default `python -m pytest`, run in CI
-SLOW = {"data_loader.py", "model_comparison.py", "train_throughput.py"}
+SLOW = {"data_loader.py", "model_comparison.py", "train_throughput.py", "variant_throughput.py"}
 
 # what each known script prints when it works (any other script: a line with a number)
 EXPECTED = {
@@ -31,10 +31,11 @@ EXPECTED = {
 }
 
 
-def _scripts():
-    for path in sorted(BENCH.glob("*.py")):
-        marks = [pytest.mark.slow] if path.name in SLOW else []
-        yield pytest.param(path, marks=marks, id=path.name)
+def _scripts() -> list:
+    return [
+        pytest.param(path, marks=[pytest.mark.slow] if path.name in SLOW else [], id=path.name)
+        for path in sorted(BENCH.glob("*.py"))
+    ]
 
 
 def test_bench_scripts_are_found():
