@@ -16,6 +16,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Under the default ``-m 'not slow'`` (pyproject.toml), say what was left out."""
+    items = terminalreporter.stats.get("deselected", [])
+    deselected = sum(1 for item in items if item.get_closest_marker("slow"))
+    if deselected and config.getoption("markexpr") == "not slow":
+        terminalreporter.write_line(
+            f"{deselected} slow tests deselected (end-to-end workflow, SLURM, resume after "
+            "SIGKILL, DDP, torch.compile, bench --tiny runs); every test: "
+            "python -m pytest -m 'slow or not slow'",
+            yellow=True,
+        )
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real data folder beside the project; tests that need it skip when it is absent."""
