@@ -1,51 +1,60 @@
 # Variant effects: score a VCF with the trained model (class scores from the class folder),
-# then benchmark the scores against measured effects (the simulator's true effects by
-# default).
+# then benchmark the scores against measured effects. On the synthetic default the VCF and
+# the true effects are the simulator's; on other data, variants.vcf and
+# benchmark.measured (without a VCF these rules are left out, and the report says so).
 
-VCF = CFG["variants"]["vcf"] or "results/sim/variants.vcf"
-MEASURED = CFG["benchmark"]["measured"] or "results/sim/effects.tsv"
-
-
-rule score_variants:
-    input:
-        weights=f"results/model/{MODEL}/weights.safetensors",
-        genome="results/genome/manifest.json",
-        classes=f"results/classes/{MODEL}/manifest.json",
-        vcf=VCF,
-    output:
-        scores=f"results/variants/{MODEL}/scores.tsv.gz",
-        summary=f"results/variants/{MODEL}/summary.json",
-    params:
-        config=RESOLVED,
-        digest=digest("variants"),
-    threads: all_cores()
-    conda:
-        CONDA_ENV
-    log:
-        "logs/score_variants.log",
-    benchmark:
-        "logs/score_variants.benchmark.tsv"
-    shell:
-        "OMP_NUM_THREADS={threads} genomics score-variants --config {params.config}"
-        " --model $(dirname {input.weights}) --genome results/genome --vcf {input.vcf}"
-        " --classes $(dirname {input.classes}) --out $(dirname {output.scores}) > {log} 2>&1"
+SYNTHETIC = Path(CFG["genome"]["fasta"]).parent == Path("results/sim")
+VCF = CFG["variants"]["vcf"] or ("results/sim/variants.vcf" if SYNTHETIC else None)
+MEASURED = CFG["benchmark"]["measured"] or (
+    "results/sim/effects.tsv" if SYNTHETIC else None
+)
 
 
-rule benchmark:
-    input:
-        scores=f"results/variants/{MODEL}/scores.tsv.gz",
-        measured=MEASURED,
-    output:
-        f"results/benchmark/{MODEL}/spearman.json",
-    params:
-        config=RESOLVED,
-        digest=digest("seed", "benchmark"),
-    conda:
-        CONDA_ENV
-    log:
-        "logs/benchmark.log",
-    benchmark:
-        "logs/benchmark.benchmark.tsv"
-    shell:
-        "genomics benchmark --config {params.config} --scores {input.scores}"
-        " --measured {input.measured} --out $(dirname {output}) > {log} 2>&1"
+if VCF:
+
+    rule score_variants:
+        input:
+            weights=f"results/model/{MODEL}/weights.safetensors",
+            genome="results/genome/manifest.json",
+            classes=f"results/classes/{MODEL}/manifest.json",
+            vcf=VCF,
+        output:
+            scores=f"results/variants/{MODEL}/scores.tsv.gz",
+            summary=f"results/variants/{MODEL}/summary.json",
+        params:
+            config=RESOLVED,
+            digest=digest("variants"),
+        threads: all_cores()
+        conda:
+            CONDA_ENV
+        log:
+            "logs/score_variants.log",
+        benchmark:
+            "logs/score_variants.benchmark.tsv"
+        shell:
+            "OMP_NUM_THREADS={threads} genomics score-variants --config {params.config}"
+            " --model $(dirname {input.weights}) --genome results/genome --vcf {input.vcf}"
+            " --classes $(dirname {input.classes}) --out $(dirname {output.scores}) > {log} 2>&1"
+
+
+
+if VCF and MEASURED:
+
+    rule benchmark:
+        input:
+            scores=f"results/variants/{MODEL}/scores.tsv.gz",
+            measured=MEASURED,
+        output:
+            f"results/benchmark/{MODEL}/spearman.json",
+        params:
+            config=RESOLVED,
+            digest=digest("seed", "benchmark"),
+        conda:
+            CONDA_ENV
+        log:
+            "logs/benchmark.log",
+        benchmark:
+            "logs/benchmark.benchmark.tsv"
+        shell:
+            "genomics benchmark --config {params.config} --scores {input.scores}"
+            " --measured {input.measured} --out $(dirname {output}) > {log} 2>&1"
