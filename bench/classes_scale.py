@@ -21,6 +21,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,8 +109,9 @@ def child(store_dir: Path, n_sample: int) -> dict:
         t0, c0 = time.perf_counter(), _cpu()
         for _ in iter_assign(store, model, method=method):
             pass
-        assign[method] = n_bins / (time.perf_counter() - t0)
-        assign_cpu[method] = n_bins / (_cpu() - c0)
+        # max(): a tiny run can finish within one clock tick
+        assign[method] = n_bins / max(time.perf_counter() - t0, 1e-9)
+        assign_cpu[method] = n_bins / max(_cpu() - c0, 1e-3)
     return {
         "n_sample": len(model.sample_labels),
         "fit_s": fit_s,
@@ -150,8 +152,10 @@ def main(argv=None) -> None:
     if args.child:
         print(json.dumps(child(args.child, args.n)))
         return
-    if args.tiny:
+    if args.tiny:  # a temporary folder: a smoke run leaves nothing behind
         args.sizes, args.store_bins = [3000], 6000
+        tmp = tempfile.TemporaryDirectory()
+        args.out = Path(tmp.name)
     store = make_store(args.out / f"store-{args.store_bins}", args.store_bins)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
