@@ -79,14 +79,26 @@ def _sbatch_by_rule(calls: list[dict]) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_every_rule_runs_as_a_slurm_job_with_the_profiles_resources(cluster):
-    r, calls = _run(cluster)
+    """Up to the prediction store, in two prediction jobs (the stages after it run the
+    same way and are left out to keep the test short)."""
+    targets = [
+        "results/eval/convformer/metrics.json",
+        "results/predictions/convformer/manifest.json",
+    ]
+    r, calls = _run(cluster, *targets, "--config", "predict={parts: 2}")
     assert r.returncode == 0, r.stderr[-3000:]
     res = cluster / "results"
     assert (res / "model/convformer/weights.safetensors").is_file()
     assert json.loads((res / "eval/convformer/metrics.json").read_text())["summary"]["n_tracks"]
 
     jobs = _sbatch_by_rule(calls)
-    assert set(jobs) == {"simulate", "genome", "targets", "windows", "train", "evaluate"}
+    rules = {re.sub(r"_wildcards_.*", "", job) for job in jobs}  # predict_part_wildcards_0
+    assert rules == {
+        "simulate", "genome", "targets", "windows", "train", "evaluate", "predict_part", "predict"
+    }  # fmt: skip
+    assert sorted(j for j in jobs if j.startswith("predict_part")) == [
+        "predict_part_wildcards_0", "predict_part_wildcards_1"
+    ]  # fmt: skip
     for rule, options in jobs.items():
         want = {"train": (2880, 128000, 16), "targets": (120, 32000, 8)}.get(rule, (120, 16000, 4))
         assert f"-t {want[0]} --mem {want[1]} " in options, options
