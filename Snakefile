@@ -24,5 +24,5 @@ rule all:
     input:
         f"results/eval/{MODEL}/metrics.json",
         f"results/classes/{MODEL}/manifest.json",
-        "results/report/index.html",
+        "results/report",
     default_target: True

@@ -66,6 +66,19 @@ def test_workflow_runs_to_the_end(project):
 
 
 @pytest.mark.slow
+def test_snakemake_report_holds_the_run_report_and_every_class_page(project):
+    import zipfile
+
+    r = _snakemake(project, "--report", "report.zip")
+    assert r.returncode == 0, r.stderr[-3000:]
+    names = zipfile.ZipFile(project / "report.zip").namelist()
+    pages = sorted(n.rsplit("/", 1)[-1] for n in names if "/data/raw/" in n)
+    made = sorted(p.name for p in (project / "results" / "report").glob("*.html"))
+    assert "index.html" in made and any(n.startswith("class-") for n in made)
+    assert pages == made, (pages, made)
+
+
+@pytest.mark.slow
 def test_rerun_does_only_what_changed(project):
     r = _snakemake(project, "-n")
     assert "Nothing to be done" in r.stdout + r.stderr

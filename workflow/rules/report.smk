@@ -27,7 +27,8 @@ rule report:
         variants=REPORT_VARIANTS,
     output:
         report(
-            "results/report/index.html",
+            directory("results/report"),
+            htmlindex="index.html",
             caption="../report/index.rst",
             category="Run report",
         ),
@@ -43,4 +44,4 @@ rule report:
         "logs/report.benchmark.tsv"
     shell:
         "genomics report --config {params.config} --results results {params.annotation}"
-        " --out $(dirname {output}) > {log} 2>&1"
+        " --out {output} > {log} 2>&1"
