@@ -121,7 +121,8 @@ def test_cuda_training_asks_slurm_for_one_gpu_per_process(cluster):
     (step,) = [c["argv"] for c in calls if c["command"] == "srun" and "train:" in c["argv"]]
     assert "--gpus=2" in step
     log = (cluster / "logs" / "train.log").read_text()
-    # torchrun started two processes, and each said why it stopped
-    assert log.count("train.device is 'cuda' but no CUDA device is visible") == 2, log[-2000:]
+    # torchrun started two processes and the first to stop said why; the other may be
+    # killed by torchrun before it prints (a race: 2 lines in one CI run, 1 in the next)
+    assert log.count("train.device is 'cuda' but no CUDA device is visible") >= 1, log[-2000:]
     # and snakemake's console shows that line, not only "Error in rule train ... check log"
     assert "logs/train.log: genomics train: error: train.device is 'cuda'" in r.stderr
