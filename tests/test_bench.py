@@ -24,6 +24,8 @@ SLOW = {"data_loader.py", "model_comparison.py", "train_throughput.py", "variant
 # what each known script prints when it works (any other script: a line with a number)
 EXPECTED = {
     "attention_probe.py": r"(?m)^expr_e0\t0\t0\t\d+\t[\d.]+\t[\d.]+$",
+    "classes_ami.py": r"k-means \(same K, same features\)\s+\d+\s+-?[\d.]+",
+    "predict_throughput.py": r"ratio ours RC off / naive: [\d.]+x",
     "data_loader.py": r"\*\*ratio ours \(1 process\) / naive\*\* \| \*\*\d+x\*\*",
     "gpu_profile.py": r"\| \*\*sum of parts\*\* \|.*\n\nSequences/s these parts allow",
     "model_comparison.py": r"\| \*\*mean, long-range \(expr_\*\)\*\* \| -?[\d.]+ \(",
@@ -39,7 +41,8 @@ def _scripts() -> list:
 
 
 def test_bench_scripts_are_found():
-    assert {"data_loader.py", "train_throughput.py"} <= {p.name for p in BENCH.glob("*.py")}
+    known = {"data_loader.py", "train_throughput.py", "classes_ami.py", "predict_throughput.py"}
+    assert known <= {p.name for p in BENCH.glob("*.py")}
 
 
 @pytest.mark.parametrize("script", _scripts())
