@@ -48,19 +48,13 @@ def _genome(folder: Path, mbp: float, seed: int = 0):
 
 
 def _model(cfg: dict, n_tracks: int, folder: Path):
-    from genomics.models.saved import build_from_spec, save_model
+    from genomics.models.saved import build_from_spec, network_spec, save_model
 
-    name = cfg["model"]["name"]
-    spec = {
-        "name": name,
-        "hparams": dict(cfg["model"][name]),
-        "n_tracks": n_tracks,
-        "track_names": [f"t{i}" for i in range(n_tracks)],
-        "track_kinds": ["coverage"] * n_tracks,
-        "bin_size": cfg["targets"]["bin_size"],
-        "crop_bins": cfg["windows"]["crop_bins"],
-        "seq_len": cfg["windows"]["length"],
-    }
+    names = [f"t{i}" for i in range(n_tracks)]
+    spec = network_spec(
+        cfg, track_names=names, track_kinds=["coverage"] * n_tracks,
+        bin_size=cfg["targets"]["bin_size"],
+    )  # fmt: skip
     torch.manual_seed(0)
     model = build_from_spec(spec)
     save_model(folder / "model", model, spec)

@@ -64,19 +64,13 @@ def _vcf(path: Path, seq: str, positions: np.ndarray, all_alts: bool, seed: int 
 def _model(cfg: dict, n_tracks: int):
     import torch
 
-    from genomics.models.saved import build_from_spec
+    from genomics.models.saved import build_from_spec, network_spec
 
-    name = cfg["model"]["name"]
-    spec = {
-        "name": name,
-        "hparams": dict(cfg["model"][name]),
-        "n_tracks": n_tracks,
-        "track_names": [f"t{i}" for i in range(n_tracks)],
-        "track_kinds": ["coverage"] * n_tracks,
-        "bin_size": cfg["targets"]["bin_size"],
-        "crop_bins": cfg["windows"]["crop_bins"],
-        "seq_len": cfg["windows"]["length"],
-    }
+    names = [f"t{i}" for i in range(n_tracks)]
+    spec = network_spec(
+        cfg, track_names=names, track_kinds=["coverage"] * n_tracks,
+        bin_size=cfg["targets"]["bin_size"],
+    )  # fmt: skip
     torch.manual_seed(0)
     return build_from_spec(spec).eval(), spec
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from genomics.io import atomic_path, atomic_write_text
 
-__all__ = ["build_from_spec", "load_model", "save_model", "save_weights"]
+__all__ = ["build_from_spec", "load_model", "network_spec", "save_model", "save_weights"]
 
 FORMAT_VERSION = 1
 WEIGHTS = "weights.safetensors"
@@ -52,6 +52,24 @@ def save_model(
     atomic_write_text(
         folder / SPEC, json.dumps({"format_version": FORMAT_VERSION, **spec}, indent=1) + "\n"
     )
+
+
+def network_spec(
+    cfg: dict, *, track_names: list[str], track_kinds: list[str], bin_size: int
+) -> dict:
+    """The part of ``model.json`` that rebuilds the network: the config's model and window
+    settings for these tracks (provenance is the caller's to add)."""
+    name = cfg["model"]["name"]
+    return {
+        "name": name,
+        "hparams": dict(cfg["model"][name]),
+        "n_tracks": len(track_names),
+        "track_names": list(track_names),
+        "track_kinds": list(track_kinds),
+        "bin_size": bin_size,
+        "crop_bins": cfg["windows"]["crop_bins"],
+        "seq_len": cfg["windows"]["length"],
+    }
 
 
 def build_from_spec(spec: dict) -> nn.Module:

@@ -35,7 +35,7 @@ from genomics.data.windows import (
 from genomics.inference.device import resolve_device, resolve_precision
 from genomics.inference.metrics import METRICS, METRICS_BY_KIND
 from genomics.io import atomic_write_text, folder_lock
-from genomics.models.saved import build_from_spec, save_model, save_weights
+from genomics.models.saved import build_from_spec, network_spec, save_model, save_weights
 from genomics.train.checkpoint import latest_checkpoint, swap_run_state
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
@@ -48,16 +48,13 @@ log = logging.getLogger(__name__)
 
 def model_spec(cfg: dict, targets: TargetStore, genome: GenomeStore) -> dict:
     """What ``model.json`` records: enough to rebuild the network and know its inputs."""
-    name = cfg["model"]["name"]
     return {
-        "name": name,
-        "hparams": dict(cfg["model"][name]),
-        "n_tracks": targets.n_tracks,
-        "track_names": list(targets.names),
-        "track_kinds": list(targets.track_kinds),
-        "bin_size": targets.bin_size,
-        "crop_bins": cfg["windows"]["crop_bins"],
-        "seq_len": cfg["windows"]["length"],
+        **network_spec(
+            cfg,
+            track_names=list(targets.names),
+            track_kinds=list(targets.track_kinds),
+            bin_size=targets.bin_size,
+        ),
         "genome_digest": genome.digest,
         "targets_digest": targets.digest,
         "genomics_version": __version__,
