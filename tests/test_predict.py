@@ -203,3 +203,10 @@ def test_regions_limit_the_windows_run(setup, tmp_path):
     assert np.isnan(got[outside]).all()
     part = json.loads((root / "reg" / "parts" / "part-0-of-1.json").read_text())
     assert part["chroms"]["c1"]["windows"] == 1
+
+
+def test_an_empty_regions_bed_is_a_clear_error(setup, tmp_path):
+    root, genome, model = setup
+    with pytest.raises(ValueError, match="no interval on the genome store's chromosomes"):
+        predict_part(model, SPEC, model_dir=root / "model", genome=genome, out=tmp_path / "e",
+                     regions={})  # fmt: skip

@@ -57,7 +57,13 @@ def select_chroms(
     regions (when given), in genome order."""
     names = set(genome.sizes) if chroms is None else {genome.resolve(c) for c in chroms}
     if regions is not None:
-        names &= {c for c, (starts, _) in regions.items() if starts.size}
+        with_regions = {c for c, (starts, _) in regions.items() if starts.size}
+        if not with_regions:
+            raise ValueError(
+                "predict.regions has no interval on the genome store's chromosomes "
+                f"({', '.join(list(genome.sizes)[:5])}...): an empty BED, or another assembly?"
+            )
+        names &= with_regions
     if not names:
         raise ValueError("no chromosome to predict: predict.chroms and predict.regions share none")
     return {c: n for c, n in genome.sizes.items() if c in names}
