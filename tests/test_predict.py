@@ -207,6 +207,8 @@ def test_regions_limit_the_windows_run(setup, tmp_path):
 
 def test_an_empty_regions_bed_is_a_clear_error(setup, tmp_path):
     root, genome, model = setup
+    _run(root, genome, model, out="kept")
     with pytest.raises(ValueError, match="no interval on the genome store's chromosomes"):
-        predict_part(model, SPEC, model_dir=root / "model", genome=genome, out=tmp_path / "e",
+        predict_part(model, SPEC, model_dir=root / "model", genome=genome, out=root / "kept",
                      regions={})  # fmt: skip
+    assert PredictionStore(root / "kept").chroms == ["c1", "c2", "c3"]  # still trusted

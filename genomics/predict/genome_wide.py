@@ -203,12 +203,13 @@ def predict_part(
         raise ValueError(f"part {part} of {parts}: need 0 <= part < parts")
     device = device or torch.device("cpu")
     out = Path(out)
-    (out / "parts").mkdir(parents=True, exist_ok=True)
-    invalidate_store(out)  # from here until the merge, the folder is not a store
+    # bad input stops here, before anything is written
+    sizes = select_chroms(genome, chroms, regions)
     seq_len, bin_size = int(spec["seq_len"]), int(spec["bin_size"])
     tiling = Tiling(seq_len, bin_size, model.output_bins(seq_len))
+    (out / "parts").mkdir(parents=True, exist_ok=True)
+    invalidate_store(out)  # from here until the merge, the folder is not a store
     kinds = list(spec["track_kinds"])
-    sizes = select_chroms(genome, chroms, regions)
     mine = partition(sizes, parts)[part]
     model.to(device).eval()
     n_windows = sum(tiling.n_windows(-(-sizes[c] // bin_size)) for c in mine)
