@@ -182,6 +182,8 @@ def cmd_score_variants(args, cfg) -> None:
     out = args.out or _out_folder(Path("results/variants") / model.name)
     if args.strict:
         cfg["variants"]["strict"] = True
+    if args.context is not None:
+        cfg["variants"]["context"] = str(args.context)
     variants_from_config(
         cfg, model_dir=model, genome_dir=args.genome, vcf=vcf, out=out, classes_dir=args.classes
     )
@@ -310,11 +312,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score-variants", help="score a VCF's variants with a trained model")
     _common(p)
     p.add_argument("--model", type=Path, help="model folder (default: results/model/<model.name>)")
-    _store_arg(p, "genome", "results/genome", "genome store")
+    _store_arg(p, "genome", "results/genome", "genome store (unused with --context)")
     p.add_argument(
         "--vcf",
         type=Path,
-        help="VCF, plain or bgzipped (default: variants.vcf, else results/sim/variants.vcf)",
+        help="VCF (plain or bgzipped) or TSV table with chrom, pos (1-based), ref, alt "
+        "columns (default: variants.vcf, else results/sim/variants.vcf)",
+    )
+    p.add_argument(
+        "--context",
+        type=Path,
+        help="short-context mode: FASTA of elements ('>name chrom:start-end' headers, 1-based "
+        "inclusive); each variant is scored in its element, centred in a window filled by "
+        "variants.context_fill (default: variants.context, else the genome)",
     )
     p.add_argument(
         "--classes",

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
-from genomics.variants.benchmark import correlations, run_benchmark, weighted_spearman
+from genomics.variants.benchmark import (
+    bootstrap_values,
+    correlations,
+    run_benchmark,
+    weighted_spearman,
+)
 
 from conftest import run_cli
 
@@ -69,7 +74,8 @@ def test_named_score_column_alias_join_and_groups(tmp_path):
     overall = res["rows"][0]
     assert overall["group"] == "all" and overall["n"] == 120
     assert overall["spearman"] == pytest.approx(spearmanr(good, truth).statistic)
-    assert [r["group"] for r in res["rows"]] == ["all", "grp0", "grp1", "grp2"]
+    groups = ["all", "mean over groups", "grp0", "grp1", "grp2"]
+    assert [r["group"] for r in res["rows"]] == groups
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {
         "spearman.tsv",
         "spearman.json",
@@ -86,6 +92,64 @@ def test_select_on_train_picks_column_and_sign_reports_on_the_rest(tmp_path):
     test = np.arange(120) % 2 == 0
     assert res["rows"][0]["n"] == 61 - 1  # the test rows that were scored
     assert res["rows"][0]["spearman"] == pytest.approx(spearmanr(-neg[test], truth[test]).statistic)
+
+
+def _elements(tmp_path, n_per=60, seed=3):
+    """Three CAGI5-like elements: column ``off:sad`` follows the elements' mean effects
+    (best pooled, nothing within an element), ``in:sad`` follows effects within each
+    element (weaker pooled, best per element)."""
+    rng = np.random.default_rng(seed)
+    names = ["E1", "E2", "TERT-GBM"]
+    rows, measured, truth, inner = [], [], [], []
+    for k, name in enumerate(names):
+        effect = rng.normal(size=n_per)
+        y = 5.0 * k + effect
+        within = effect + (0.3 + 0.4 * k) * rng.normal(size=n_per)  # a different rho each
+        for i in range(n_per):
+            pos = 1000 * k + i + 1
+            split = "train" if i % 3 == 0 else "test"
+            rows.append((f"{name}{i}", "chrX", pos, "A", "G", 5.0 * k + 0.01 * i % 7, within[i]))
+            measured.append(("X", pos, "A", "G", y[i], 0.1, name, split))
+        truth.append(y)
+        inner.append(within)
+    scores = _scores(tmp_path / "s.tsv.gz", rows, ["off:sad", "in:sad"])
+    head = ["chrom", "pos", "ref", "alt", "value", "confidence", "element", "split"]
+    return scores, _tsv(tmp_path / "cagi.tsv", head, measured), names, truth, inner
+
+
+def test_mean_over_elements_with_stratified_interval_and_selection(tmp_path):
+    scores, measured, names, truth, inner = _elements(tmp_path)
+    res = run_benchmark(scores, measured, tmp_path / "o", select_on="train", n_boot=200)
+    # the pooled Spearman on train would pick off:sad; the mean over elements picks in:sad
+    assert res["score"] == "in:sad" and res["sign"] == 1
+    assert res["selected_by"] == "mean spearman over groups" and res["reported_on"] == "test"
+    rows = {r["group"]: r for r in res["rows"]}
+    assert [r["group"] for r in res["rows"]] == ["all", "mean over elements", *sorted(names)]
+    test = np.arange(60) % 3 != 0
+    per = {n: spearmanr(inner[k][test], truth[k][test]).statistic for k, n in enumerate(names)}
+    for n in names:
+        assert rows[n]["n"] == test.sum()
+        assert rows[n]["spearman"] == pytest.approx(per[n])
+    mean = rows["mean over elements"]
+    assert mean["spearman"] == pytest.approx(np.mean(list(per.values())))
+    assert mean["n_groups"] == 3 and mean["n"] == 3 * test.sum()
+    # the stratified bootstrap: replicate i is the mean of each element's replicate i
+    draws = []
+    for k, n in enumerate(sorted(names)):
+        i = names.index(n)
+        rng = np.random.default_rng([0, k])
+        x, y = inner[i][test], truth[i][test]
+        draws.append(bootstrap_values(weighted_spearman, x, y, None, n_boot=200, rng=rng))
+    lo, hi = np.percentile(np.mean(draws, axis=0), [2.5, 97.5])
+    assert (mean["spearman_lo"], mean["spearman_hi"]) == pytest.approx((lo, hi))
+    assert lo < mean["spearman"] < hi
+    # the JSON's headline: the mean, all and each element, easy to read; TSV in one order
+    body = json.loads((tmp_path / "o" / "spearman.json").read_text())
+    assert body["mean_over_groups"]["spearman"] == pytest.approx(mean["spearman"])
+    assert body["mean_spearman"] == pytest.approx(mean["spearman"])
+    assert set(body["per_group"]) == set(names) and body["all"]["n"] == 3 * test.sum()
+    tsv = (tmp_path / "o" / "spearman.tsv").read_text().splitlines()
+    assert [line.split("\t")[2] for line in tsv[1:3]] == ["all", "mean over elements"]
 
 
 def test_per_track_truth_with_auroc(tmp_path):

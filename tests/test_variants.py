@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pytest
@@ -10,9 +11,12 @@ import torch
 from torch import nn
 
 from genomics.cli import main
+from genomics.data.encoding import N_CODE, decode, encode, one_hot
 from genomics.data.genome import GenomeStore, build_genome_store
+from genomics.models import build_model
 from genomics.models.saved import build_from_spec, save_model
 from genomics.variants import Geometry, score_variants, score_vcf
+from genomics.variants.context import Context, dinucleotide_shuffle, fill_codes
 from genomics.variants.score import indel_alignment
 
 from conftest import run_cli, write_fasta
@@ -98,7 +102,9 @@ def test_span_limits_the_summed_bins(tmp_path, genome):
     assert _col(head, rows, "a:log2fc")[0] == pytest.approx(np.log2(4 / 5))
 
 
-def _tiny_convformer():
+def _spec(**kw):
+    """A tiny convformer's ``model.json``: 3 tracks, 512-bp windows of 32-bp bins (``kw``
+    overrides)."""
     spec = {
         "name": "convformer",
         "hparams": {"dim": 16, "depth": 1, "heads": 2, "pool": "max"},
@@ -109,6 +115,11 @@ def _tiny_convformer():
         "crop_bins": 2,
         "seq_len": 512,
     }
+    return spec | kw
+
+
+def _tiny_convformer():
+    spec = _spec()
     torch.manual_seed(0)
     return build_from_spec(spec).eval(), spec
 
@@ -288,16 +299,10 @@ def test_bad_input_one_line_errors(tmp_path, genome):
 
 
 def test_cli_scores_a_vcf_and_reports_errors(tmp_path, genome):
-    spec = {
-        "name": "convformer",
-        "hparams": {"dim": 16, "depth": 1, "heads": 2, "pool": "max"},
-        "n_tracks": 2,
-        "track_names": ["a", "p"],
-        "track_kinds": ["coverage", "peaks"],
-        "bin_size": 32,
-        "crop_bins": 1,
-        "seq_len": 256,
-    }
+    spec = _spec(
+        n_tracks=2, track_names=["a", "p"], track_kinds=["coverage", "peaks"], crop_bins=1,
+        seq_len=256,
+    )  # fmt: skip
     torch.manual_seed(0)
     save_model(tmp_path / "model", build_from_spec(spec), spec)
     vcf = _vcf(tmp_path / "v.vcf", [_fix_ref(genome, "c1 50 v1 A C"), "chr_c1 52 v2 A G"])
@@ -311,3 +316,259 @@ def test_cli_scores_a_vcf_and_reports_errors(tmp_path, genome):
     code, err = run_cli(tmp_path, [*base[:-4], "--vcf", str(bad), "--out", "s", "--strict"])
     assert code == 2 and err.count("\n") == 1 and "REF 'C' does not match genome 'A'" in err
     assert not (tmp_path / "s" / "scores.tsv.gz").exists()
+
+
+# --- variant tables -------------------------------------------------------------------
+
+
+def _tsv(path, head, rows):
+    path.write_text("\n".join("\t".join(map(str, r)) for r in [head, *rows]) + "\n")
+    return path
+
+
+def test_table_input_scores_as_the_vcf_does(tmp_path, genome):
+    lines = [_fix_ref(genome, f"c1 {p} v{p} A C") for p in (60, 61, 100)]
+    vcf_head, vcf_rows, _ = _score(tmp_path, genome, lines, "vcf")
+    # CAGI5's layout: extra columns, no id column; gzipped, and a .txt name with an id
+    rows = [(c, p, r, a, 0.5, 0.1, "E1", "train") for c, p, _, r, a in map(str.split, lines)]
+    head = ["chrom", "pos", "ref", "alt", "value", "confidence", "element", "split"]
+    plain = _tsv(tmp_path / "cagi.tsv", head, rows)
+    gz = tmp_path / "cagi.tsv.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    for table in (plain, gz):
+        s = score_vcf(CountModel(), HAND, genome, table, tmp_path / "t", reverse_complement=False)
+        head_t, rows_t = _table(tmp_path / "t" / "scores.tsv.gz")
+        assert head_t == vcf_head and s["scored"] == 3
+        assert [r[5:] for r in rows_t] == [r[5:] for r in vcf_rows]
+        assert [r[0] for r in rows_t] == [f"c1:{r[1]}:{r[2]}:{r[3]}" for r in rows]
+    named = _tsv(tmp_path / "v.txt", ["#CHROM", "POS", "ID", "REF", "ALT"], lines_as(lines))
+    score_vcf(CountModel(), HAND, genome, named, tmp_path / "n", reverse_complement=False)
+    assert _table(tmp_path / "n" / "scores.tsv.gz")[1] == vcf_rows
+
+
+def lines_as(lines):
+    """VCF-like test lines (chrom pos id ref alt) as table rows."""
+    return [line.split() for line in lines]
+
+
+def test_table_ref_mismatch_goes_to_rejects(tmp_path, genome):
+    head = ["chrom", "pos", "ref", "alt"]
+    table = _tsv(tmp_path / "m.tsv", head, [("polyA", 51, "A", "G"), ("polyA", 52, "C", "G")])
+    s = score_vcf(CountModel(), HAND, genome, table, tmp_path / "o")
+    assert s["rejected"] == {"REF does not match the genome": 1}
+    reject = (tmp_path / "o" / "rejects.tsv").read_text().splitlines()[1]
+    assert reject == "polyA:52:C:G\tpolyA\t52\tC\tG\tREF does not match the genome (A)"
+    with pytest.raises(ValueError, match=r"m.tsv line 3 \(polyA:52:C:G\): REF 'C' does not"):
+        score_vcf(CountModel(), HAND, genome, table, tmp_path / "s", strict=True)
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        (
+            [("c1", 5, "A", "G"), ("c1", "x5", "A", "G")],
+            r"bad.tsv line 3: pos 'x5' is not a 1-based",
+        ),
+        ([("c1", 0, "A", "G")], r"bad.tsv line 2: pos '0' is not a 1-based"),
+        ([("c1", 5, "A", "G"), ("c1", 6, "A")], r"bad.tsv line 3: 3 fields, the header has 4"),
+    ],
+)
+def test_table_bad_line_names_file_and_line(tmp_path, genome, rows, match):
+    table = _tsv(tmp_path / "bad.tsv", ["chrom", "pos", "ref", "alt"], rows)
+    with pytest.raises(ValueError, match=match):
+        score_vcf(CountModel(), HAND, genome, table, tmp_path / "o")
+    assert not (tmp_path / "o" / "scores.tsv.gz").exists()
+
+
+def test_table_without_a_variant_column_is_named(tmp_path, genome):
+    table = _tsv(tmp_path / "no_alt.tsv", ["chrom", "pos", "ref", "value"], [("c1", 5, "A", 1)])
+    with pytest.raises(ValueError, match=r"no_alt.tsv line 1: the header has no column 'alt'"):
+        score_vcf(CountModel(), HAND, genome, table, tmp_path / "o")
+
+
+# --- short-context mode ---------------------------------------------------------------
+
+ELEMENT = "ACGTTGCAAGT"  # 11 bp: bases 1-11 of record "el", c1:101-111 (1-based)
+
+
+def _context(tmp_path, seqs=None, name="ctx.fa"):
+    seqs = seqs or {"el c1:101-111 hg19 1-based-inclusive": ELEMENT, "chrX:6-10": "GGGGG"}
+    return write_fasta(tmp_path / name, seqs)
+
+
+def test_context_ref_check_outside_and_strict(tmp_path, genome):
+    ctx = Context.from_fasta(_context(tmp_path))
+    rows = [
+        ("c1", 101, "A", "G"),  # first base of el
+        ("c1", 103, "A", "T"),  # el has G there
+        ("c1", 50, "A", "G"),  # outside every record
+        ("c1", 110, "GTA", "G"),  # runs past el's end
+        ("X", 8, "G", "A"),  # inside chrX:6-10 (an alias)
+        ("chr7", 8, "G", "A"),  # no record on that chromosome
+    ]
+    table = _tsv(tmp_path / "v.tsv", ["chrom", "pos", "ref", "alt"], rows)
+    s = score_vcf(CountModel(), HAND, None, table, tmp_path / "o", context=ctx)
+    assert s["scored"] == 2 and s["params"]["context_fill"] == "N"
+    assert s["rejected"] == {
+        "REF does not match the context record": 1,
+        "outside every context record": 3,
+    }
+    rejects = (tmp_path / "o" / "rejects.tsv").read_text().splitlines()
+    assert "c1\t103\tA\tT\tREF does not match the context record (G)" in rejects[1]
+    head, scored = _table(tmp_path / "o" / "scores.tsv.gz")
+    assert [(r[1], r[2]) for r in scored] == [("c1", "101"), ("X", "8")]
+    with pytest.raises(ValueError, match=r"line 3 \(c1:103:A:T\): REF 'A' does not match "
+                       r"context record el 'G' at c1:103"):  # fmt: skip
+        score_vcf(CountModel(), HAND, None, table, tmp_path / "s", context=ctx, strict=True)
+    far = _tsv(tmp_path / "far.tsv", ["chrom", "pos", "ref", "alt"], [("c1", 5, "A", "G")])
+    with pytest.raises(ValueError, match="no variant lies inside a record of the context"):
+        score_vcf(CountModel(), HAND, None, far, tmp_path / "f", context=ctx)
+
+
+def test_context_fill_is_seeded_and_n_is_zeros(tmp_path):
+    fasta = _context(tmp_path)
+    el = slice(11, 22)  # the 11-bp record in a 32-bp window: middle base at offset 16
+    for fill in ("dinuc", "shuffle"):
+        a = Context.from_fasta(fasta, fill=fill, seed=3)
+        b = Context.from_fasta(fasta, fill=fill, seed=3)
+        c = Context.from_fasta(fasta, fill=fill, seed=4)
+        start = a.window_start("el", 32)
+        assert start == 100 + 5 - 16
+        wa, wb, wc = (x.fetch("el", start, start + 32, seq_len=32) for x in (a, b, c))
+        np.testing.assert_array_equal(wa, wb)
+        assert not np.array_equal(wa, wc)
+        assert decode(wa[el]) == ELEMENT and (wa != N_CODE).all()
+    n = Context.from_fasta(fasta, fill="N")
+    win = n.fetch("el", start, start + 32, seq_len=32)
+    assert decode(win[el]) == ELEMENT and (np.delete(win, np.r_[el]) == N_CODE).all()
+    assert one_hot(win)[:, np.delete(np.arange(32), np.r_[el])].sum() == 0
+    with pytest.raises(ValueError, match="context_fill 'X': one of N, shuffle, dinuc"):
+        Context.from_fasta(fasta, fill="X")
+
+
+def test_shuffles_keep_composition():
+    rng = np.random.default_rng(0)
+    codes = encode("ACGCGCGTTTAACGATCGGGCTAGCTAGGATCCGATAAAC" * 3)
+    out = dinucleotide_shuffle(codes, rng)
+    pairs = lambda c: sorted(zip(c[:-1].tolist(), c[1:].tolist(), strict=True))  # noqa: E731
+    assert pairs(out) == pairs(codes) and out[0] == codes[0] and out[-1] == codes[-1]
+    assert not np.array_equal(out, codes)
+    tiled = fill_codes(codes[:40], 100, "shuffle", rng)
+    assert sorted(tiled[:40]) == sorted(codes[:40]) and tiled.size == 100
+
+
+def test_context_score_equals_genome_score_on_an_n_genome(tmp_path):
+    """A record that is the genome's own sequence, the genome all N around it: context
+    mode (N fill) scores the record's middle variant as genome mode does, RC on; any
+    other variant as the hand-built element-centred windows score it."""
+    model, spec = _tiny_convformer()  # 512-bp windows, 384-bp output
+    rng = np.random.default_rng(5)
+    element = "".join(rng.choice(list("ACGT"), 101))
+    iso = "N" * 700 + element + "N" * 700
+    build_genome_store(write_fasta(tmp_path / "iso.fa", {"iso": iso}), tmp_path / "g")
+    genome = GenomeStore(tmp_path / "g")
+    fasta = _context(tmp_path, {"el iso:701-801": element})
+    mid = 700 + 50  # 0-based middle base
+    other = 700 + 3
+    rows = [
+        ("iso", mid + 1, element[50], "ACGT"[("ACGT".index(element[50]) + 1) % 4]),
+        ("iso", other + 1, element[3], "ACGT"[("ACGT".index(element[3]) + 2) % 4]),
+    ]
+    table = _tsv(tmp_path / "v.tsv", ["chrom", "pos", "ref", "alt"], rows)
+    kw = dict(reverse_complement=True, span=2)
+    score_vcf(model, spec, genome, table, tmp_path / "gen", **kw)
+    ctx = Context.from_fasta(fasta, fill="N")
+    score_vcf(model, spec, None, table, tmp_path / "ctx", context=ctx, **kw)
+    head, gen = _table(tmp_path / "gen" / "scores.tsv.gz")
+    _, con = _table(tmp_path / "ctx" / "scores.tsv.gz")
+    assert con[0] == gen[0]
+    assert con[1] != gen[1]  # genome mode centres that variant, context mode the element
+    g = Geometry.of(spec)
+    ref = np.full((1, 512), N_CODE, np.uint8)
+    ref[0, 256 - 50 : 256 + 51] = encode(element)
+    alt = ref.copy()
+    alt[0, 256 - 47] = "ACGT".index(rows[1][3])
+    want = score_variants(model, ref, alt, geometry=g, variant_bin=np.array([g.bin_of(209)]), **kw)
+    got = [float(con[1][head.index(c)]) for c in ("a:sad", "a:l2", "p:logodds")]
+    np.testing.assert_allclose(got, [want["sad"][0, 0], want["l2"][0, 0], want["logodds"][0, 2]],
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def test_context_shares_one_reference_window_per_record(tmp_path):
+    """Saturation mutagenesis of an 11-bp record: 33 alts, one reference window (per
+    shift), across chunks too."""
+    ctx = Context.from_fasta(_context(tmp_path), fill="dinuc")
+    rows = [("c1", 101 + i, b, a) for i, b in enumerate(ELEMENT) for a in "ACGT" if a != b]
+    table = _tsv(tmp_path / "sat.tsv", ["chrom", "pos", "ref", "alt"], rows)
+    model = CountModel()
+    score_vcf(model, HAND, None, table, tmp_path / "o", context=ctx, reverse_complement=False)
+    assert model.windows == 33 + 1
+    model = CountModel()
+    score_vcf(model, HAND, None, table, tmp_path / "s", context=ctx, reverse_complement=False,
+              shifts=[-1, 0, 1], chunk_size=11)  # fmt: skip
+    assert model.windows == 3 * 33 + 3 * 3  # 3 chunks x 3 shifts
+
+
+def test_context_fasta_errors(tmp_path, genome):
+    bad = {
+        "noint.fa": ({"el some words": "ACGT"}, r"noint.fa line 1: header 'el some words' names"),
+        "len.fa": ({"el c1:1-5": "ACGT"}, r"len.fa record 'el' \(line 1\): 4 bp, but its"),
+        "base.fa": ({"c1:1-4": "ACXT"}, r"base.fa record 'c1:1-4' \(line 1\): 'X' at base 3"),
+    }
+    for name, (seqs, match) in bad.items():
+        with pytest.raises(ValueError, match=match):
+            Context.from_fasta(write_fasta(tmp_path / name, seqs))
+    long = Context.from_fasta(_context(tmp_path, {"big c1:1-30": "A" * 30}))
+    table = _tsv(tmp_path / "v.tsv", ["chrom", "pos", "ref", "alt"], [("c1", 5, "A", "G")])
+    with pytest.raises(ValueError, match="context record 'big' is 30 bp: longer than the"):
+        score_vcf(CountModel(), HAND, None, table, tmp_path / "o", context=long)
+
+
+def test_cli_context_mode_with_a_table(tmp_path):
+    spec = _spec()
+    torch.manual_seed(0)
+    save_model(tmp_path / "model", build_from_spec(spec), spec)
+    fasta = _context(tmp_path, {"el c1:101-111": ELEMENT})
+    table = _tsv(tmp_path / "v.tsv", ["chrom", "pos", "ref", "alt"], [("c1", 101, "A", "G")])
+    args = ["score-variants", "--model", str(tmp_path / "model"), "--vcf", str(table)]
+    args += ["--context", str(fasta), "--out", str(tmp_path / "o"), "--genome", "nowhere"]
+    assert main(args + ["--set", "variants.context_fill=shuffle"]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["scored"] == 1 and summary["params"]["context"] == str(fasta)
+    bad = _tsv(tmp_path / "b.tsv", ["chrom", "pos", "ref", "alt"], [("c1", "one", "A", "G")])
+    code, err = run_cli(tmp_path, [*args[:4], str(bad), *args[5:]])
+    assert code == 2 and err.count("\n") == 1 and "b.tsv line 2: pos 'one'" in err
+
+
+def test_cagi5_hnf4a_on_the_real_chr20(shared_data, tmp_path):
+    """CAGI5's HNF4A element on the real chr20 genome store: its first base is C in the
+    table and A in the genome, so those three alleles are rejected, not scored; in context
+    mode (the element FASTA, rebuilt from the table) they are scored."""
+    fasta = shared_data / "hg19-chr20" / "GRCh37_chr20.fa.gz"
+    build_genome_store(fasta, tmp_path / "g", chroms=["chr20"], progress=False)
+    cagi = (shared_data / "cagi5" / "cagi5_saturation_mutagenesis_hg19.tsv").read_text()
+    head, *lines = cagi.splitlines()
+    hnf4a = [line for line in lines if line.split("\t")[6] == "HNF4A"][:6]
+    assert [x.split("\t")[1:3] for x in hnf4a[:3]] == [["42984159", "C"]] * 3
+    table = tmp_path / "hnf4a.tsv"
+    table.write_text("\n".join([head, *hnf4a]) + "\n")
+    spec = _spec(
+        n_tracks=2, track_names=["HepG2.HNF4A", "HepG2.FOXA2"], track_kinds=["peaks"] * 2,
+        bin_size=128, seq_len=2048,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = build_model(
+        "convformer", n_tracks=2, track_kinds=spec["track_kinds"], bin_size=128, crop_bins=2,
+        **spec["hparams"],
+    ).eval()  # fmt: skip
+    s = score_vcf(model, spec, GenomeStore(tmp_path / "g"), table, tmp_path / "o")
+    assert s["scored"] == 3 and s["rejected"] == {"REF does not match the genome": 3}
+    rejects = (tmp_path / "o" / "rejects.tsv").read_text().splitlines()[1:]
+    assert [r.split("\t")[1:] for r in rejects] == [
+        ["chr20", "42984159", "C", a, "REF does not match the genome (A)"] for a in "AGT"
+    ]
+    _, scored = _table(tmp_path / "o" / "scores.tsv.gz")
+    assert {r[2] for r in scored} == {"42984160"}
+    ctx = Context.from_fasta(shared_data / "cagi5" / "cagi5_elements_hg19.fa", fill="dinuc")
+    s = score_vcf(model, spec, None, table, tmp_path / "c", context=ctx)
+    assert s["scored"] == 6 and s["rejected"] == {}

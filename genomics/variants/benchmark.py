@@ -6,7 +6,8 @@ and either
 - a ``value`` column (one measured effect per variant), with optional ``group`` (or
   ``element``), ``split`` and ``weight`` columns: one score column is compared with it,
   named (``score``) or chosen on one split (``select_on``: the column and sign with the
-  best Spearman there) and reported on the other rows; or
+  best Spearman there, its mean over the groups when there are groups, as for CAGI5's
+  elements) and reported on the other rows; or
 - one column per model track (the simulator's ``effects.tsv``): each track's true effect
   is compared with its own score column (``<track>:<stat>``, ``<track>:logodds`` for peak
   tracks).
@@ -16,10 +17,17 @@ Per group (``all`` and each group; an ``element`` like ``enhancer:m3`` is groupe
 type, ``enhancer``): Spearman and Pearson with bootstrap 95% intervals (percentiles of
 ``n_boot`` resamples of the variants) and, in the per-track mode, AUROC of ``|score|``
 separating variants with a non-zero true effect from those without; the correlations in
-that mode are over the variants whose true effect is non-zero.
+that mode are over the variants whose true effect is non-zero. In the one-value mode with
+two or more groups a row ``mean over elements`` (``mean over groups`` for a ``group``
+column) holds the unweighted mean of the groups' correlations, with a stratified
+bootstrap interval (each group resampled within itself; :func:`grouped_correlations`):
+CAGI5's headline figure, which a pooled correlation would mix with differences between
+elements.
 
-Outputs (``results/benchmark/<model>/``): ``spearman.tsv``, ``spearman.json`` (the rows
-plus matched/unmatched counts and the chosen column) and ``scatter-<group>.png``.
+Outputs (``results/benchmark/<model>/``): ``spearman.tsv`` (rows ``all``, the mean over
+groups, then each group), ``spearman.json`` (matched/unmatched counts, the chosen column,
+``all``, ``mean_over_groups`` and ``per_group`` {group: n, Spearman and its interval},
+then every row) and ``scatter-<group>.png``.
 """
 
 from __future__ import annotations
@@ -39,8 +47,11 @@ from genomics.io import atomic_write_text
 
 __all__ = [
     "bootstrap_interval",
+    "bootstrap_values",
     "correlations",
+    "grouped_correlations",
     "join",
+    "percentile_interval",
     "read_table",
     "run_benchmark",
     "benchmark_from_config",
@@ -52,6 +63,8 @@ log = logging.getLogger(__name__)
 
 KEY = ("chrom", "pos", "ref", "alt")
 ALL = "all"
+MEAN = "mean over groups"
+MEAN_ELEMENTS = "mean over elements"
 
 
 def read_table(path: str | Path, *, required=KEY) -> dict[str, list[str]]:
@@ -123,35 +136,105 @@ def weighted_spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None)
     return weighted_pearson(rankdata(x, axis=-1), rankdata(y, axis=-1), w)
 
 
-def bootstrap_interval(
+def bootstrap_values(
     func, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, n_boot: int, rng
-) -> tuple[float, float]:
-    """Percentile 95% interval of ``func(x, y, w)`` over ``n_boot`` resamples of the pairs."""
+) -> np.ndarray:
+    """``func(x, y, w)`` on ``n_boot`` resamples of the pairs: shape (n_boot,), NaN where a
+    resample has no value (e.g. a constant column); empty when ``n_boot`` is 0 or n < 3."""
     if n_boot == 0 or x.size < 3:
-        return float("nan"), float("nan")
-    lo, hi = np.nan, np.nan
+        return np.empty(0)
     vals = []
     for start in range(0, n_boot, 200):  # 200 resamples at a time: memory stays small
         idx = rng.integers(0, x.size, size=(min(200, n_boot - start), x.size))
         vals.append(func(x[idx], y[idx], None if w is None else w[idx]))
-    vals = np.concatenate(vals)
-    vals = vals[np.isfinite(vals)]
-    if vals.size:
-        lo, hi = np.percentile(vals, [2.5, 97.5])
+    return np.concatenate(vals)
+
+
+def percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles of the finite ``values`` (NaN, NaN if none)."""
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def bootstrap_interval(
+    func, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, *, n_boot: int, rng
+) -> tuple[float, float]:
+    """Percentile 95% interval of ``func(x, y, w)`` over ``n_boot`` resamples of the pairs."""
+    return percentile_interval(bootstrap_values(func, x, y, w, n_boot=n_boot, rng=rng))
+
+
+_CORRELATIONS = (("spearman", weighted_spearman), ("pearson", weighted_pearson))
+
+
+def _correlation_draws(x, y, w, *, n_boot: int, seed) -> tuple[dict, dict]:
+    """(n, Spearman and Pearson with intervals; the bootstrap values behind them)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    out, draws = {"n": int(x.size)}, {}
+    for name, func in _CORRELATIONS:
+        rng = np.random.default_rng(seed)
+        out[name] = float(func(x, y, w)) if x.size >= 2 else float("nan")
+        draws[name] = bootstrap_values(func, x, y, w, n_boot=n_boot, rng=rng)
+        out[f"{name}_lo"], out[f"{name}_hi"] = percentile_interval(draws[name])
+    return out, draws
 
 
 def correlations(x, y, w=None, *, n_boot: int = 1000, seed: int = 0) -> dict:
     """n, Spearman and Pearson of ``x`` against ``y`` with bootstrap 95% intervals."""
+    return _correlation_draws(x, y, w, n_boot=n_boot, seed=seed)[0]
+
+
+def grouped_correlations(
+    x, y, groups, w=None, *, n_boot: int = 1000, seed: int = 0, mean_label: str = MEAN
+) -> list[dict]:
+    """Correlations over all pairs, per group, and their mean over the groups.
+
+    Parameters
+    ----------
+    x, y : np.ndarray, shape (n,), float; score and measured effect.
+    groups : np.ndarray, shape (n,), str, or None (only the ``all`` row).
+    w : np.ndarray, shape (n,), float, or None; weights.
+
+    Returns
+    -------
+    list of dict, one row per ``group``: ``all`` (every pair; resampled with ``seed``),
+    then ``mean_label`` when there are two or more groups, then each group in sorted order
+    (resampled with ``[seed, k]``, the k-th group). The mean row is the unweighted mean of
+    the groups' correlations, ``n_groups`` of them (groups with too few pairs or a constant column
+    left out), with a stratified bootstrap interval (replicate ``i`` is the mean of the
+    groups' replicates ``i``, each group resampled within itself).
+    """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    out = {"n": int(x.size)}
-    for name, func in (("spearman", weighted_spearman), ("pearson", weighted_pearson)):
-        rng = np.random.default_rng(seed)
-        out[name] = float(func(x, y, w)) if x.size >= 2 else float("nan")
-        out[f"{name}_lo"], out[f"{name}_hi"] = bootstrap_interval(
-            func, x, y, w, n_boot=n_boot, rng=rng
+    rows = [{"group": ALL, **correlations(x, y, w, n_boot=n_boot, seed=seed)}]
+    if groups is None:
+        return rows
+    groups = np.asarray(groups, dtype=object)
+    names = sorted(set(groups))
+    draws = []
+    for k, name in enumerate(names):
+        sel = groups == name
+        row, d = _correlation_draws(
+            x[sel], y[sel], None if w is None else w[sel], n_boot=n_boot, seed=[seed, k]
         )
-    return out
+        rows.append({"group": name, **row})
+        draws.append(d)
+    if len(names) < 2:
+        return rows
+    mean = {"group": mean_label, "n": int(sum(r["n"] for r in rows[1:]))}
+    for name, _ in _CORRELATIONS:
+        ok = [i for i, r in enumerate(rows[1:]) if np.isfinite(r[name])]
+        mean[name] = float(np.mean([rows[1 + i][name] for i in ok])) if ok else float("nan")
+        reps = [draws[i][name] for i in ok]
+        if reps and all(r.size for r in reps):
+            mean[f"{name}_lo"], mean[f"{name}_hi"] = percentile_interval(np.mean(reps, axis=0))
+        else:
+            mean[f"{name}_lo"] = mean[f"{name}_hi"] = float("nan")
+        if name == "spearman":
+            mean["n_groups"] = len(ok)
+    rows.insert(1, mean)
+    return rows
 
 
 def _floats(col: list[str], what: str) -> np.ndarray:
@@ -205,15 +288,26 @@ def _per_track(scores, measured, i_s, i_m, *, stat, n_boot, seed) -> tuple[list,
     return rows, points
 
 
-def _select(scores, y, i_s, sel, columns) -> tuple[str, int, float]:
-    """The score column and sign with the best Spearman on the rows ``sel``."""
+def _mean_spearman(x: np.ndarray, y: np.ndarray, g: np.ndarray | None) -> float:
+    """Spearman of ``x`` and ``y``, or (groups given) its mean over the groups that have
+    one."""
+    if g is None:
+        return float(weighted_spearman(x, y))
+    rhos = [float(weighted_spearman(x[g == k], y[g == k])) for k in set(g) if (g == k).sum() >= 3]
+    rhos = [r for r in rhos if np.isfinite(r)]
+    return float(np.mean(rhos)) if rhos else float("nan")
+
+
+def _select(scores, y, i_s, sel, columns, g) -> tuple[str, int, float]:
+    """The score column and sign with the best Spearman on the rows ``sel``: over those
+    rows, or, with groups, its mean over the groups (the figure that is reported)."""
     best = (None, 1, -np.inf)
     for col in columns:
         x = _floats(scores[col], col)[i_s]
         ok = sel & np.isfinite(x) & np.isfinite(y)
         if ok.sum() < 3:
             continue
-        rho = float(weighted_spearman(x[ok], y[ok]))
+        rho = _mean_spearman(x[ok], y[ok], None if g is None else g[ok])
         if np.isfinite(rho) and abs(rho) > best[2]:
             best = (col, 1 if rho >= 0 else -1, abs(rho))
     if best[0] is None:
@@ -245,30 +339,63 @@ def _one_value(scores, measured, i_s, i_m, *, score, select_on, n_boot, seed):
                 f"(splits: {', '.join(sorted(set(split))[:6])})"
             )
         columns = list(scores)[5:]
-        score, sign, rho = _select(scores, y, i_s, on, columns)
+        score, sign, rho = _select(scores, y, i_s, on, columns, g)
         report = ~on
-        chosen = {"score": score, "sign": sign, "selected_on": select_on, "spearman_there": rho}
+        chosen = {
+            "score": score,
+            "sign": sign,
+            "selected_on": select_on,
+            "selected_by": "spearman" if g is None else "mean spearman over groups",
+            "spearman_there": rho,
+            "reported_on": ", ".join(sorted(set(split[report]))),
+        }
         log.info(
-            "selected %s%s on split %s (Spearman %.3f)",
+            "selected %s%s on split %s (%s %.3f)",
             "-" if sign < 0 else "",
             score,
             select_on,
+            chosen["selected_by"],
             rho,
         )
     elif score not in scores:
         raise ValueError(f"score column {score!r} is not in the scores table")
     x = sign * _floats(scores[score], score)[i_s]
-    rows, points = [], {}
-    names = [ALL] + ([] if g is None else sorted(set(g[report])))
-    for name in names:
-        sel = report & np.isfinite(x) & np.isfinite(y)
-        if name != ALL:
-            sel &= g == name
-        row = {"track": "value", "score": ("-" if sign < 0 else "") + score, "group": name}
-        row |= correlations(x[sel], y[sel], None if w is None else w[sel], n_boot=n_boot, seed=seed)
-        rows.append(row)
-        points.setdefault(name, []).append(("value", x[sel], y[sel]))
+    sel = report & np.isfinite(x) & np.isfinite(y)
+    label = MEAN if "group" in measured or "element" not in measured else MEAN_ELEMENTS
+    rows = grouped_correlations(
+        x[sel],
+        y[sel],
+        None if g is None else g[sel],
+        None if w is None else w[sel],
+        n_boot=n_boot,
+        seed=seed,
+        mean_label=label,
+    )
+    head = {"track": "value", "score": ("-" if sign < 0 else "") + score}
+    rows = [head | r for r in rows]
+    points = {}
+    for r in rows:
+        if r["group"] in (MEAN, MEAN_ELEMENTS):
+            continue
+        keep = sel if r["group"] == ALL else sel & (g == r["group"])
+        points[r["group"]] = [("value", x[keep], y[keep])]
     return rows, points, chosen
+
+
+def _summary(rows: list[dict]) -> dict:
+    """The headline figures of the one-value mode, easy to read from the JSON: Spearman
+    over all, per group and the mean over groups, each with its interval."""
+    keys = ("n", "spearman", "spearman_lo", "spearman_hi")
+    out = {}
+    for r in rows:
+        entry = {k: r[k] for k in keys} | ({"n_groups": r["n_groups"]} if "n_groups" in r else {})
+        if r["group"] == ALL:
+            out["all"] = entry
+        elif r["group"] in (MEAN, MEAN_ELEMENTS):
+            out["mean_over_groups"] = entry
+        else:
+            out.setdefault("per_group", {})[r["group"]] = entry
+    return out
 
 
 def run_benchmark(
@@ -311,11 +438,16 @@ def run_benchmark(
     lines = ["\t".join(cols)]
     for r in rows:
         lines.append("\t".join(_cell(r.get(c, "")) for c in cols))
+    headline = _summary(rows) if "value" in measured else {}
+    mean = headline.get("mean_over_groups")
     result = {
         **counts,
         **chosen,
+        # scalars (the report shows them): the figure a grouped benchmark reports
+        **({} if mean is None else {f"mean_{k}": v for k, v in mean.items() if k != "n"}),
         "scores": str(scores_path),
         "measured": str(measured_path),
+        **headline,
         "rows": rows,
     }
     if plot:
@@ -329,11 +461,12 @@ def run_benchmark(
     atomic_write_text(out / "spearman.tsv", "\n".join(lines) + "\n")
     atomic_write_text(out / "spearman.json", json.dumps(result, indent=1, default=_json) + "\n")
     for r in rows:
-        if r["group"] == ALL:
+        if r["group"] in (ALL, MEAN, MEAN_ELEMENTS):
             log.info(
-                "%s vs %s: Spearman %.3f [%.3f, %.3f], n %d",
+                "%s vs %s, %s: Spearman %.3f [%.3f, %.3f], n %d",
                 r["score"],
                 r["track"],
+                r["group"],
                 r["spearman"],
                 r["spearman_lo"],
                 r["spearman_hi"],

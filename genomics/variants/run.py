@@ -8,10 +8,13 @@ Output folder (``results/variants/<model>/``)::
     rejects.tsv     alleles not scored: id, chrom, pos, ref, alt, reason
     summary.json    counts (scored, rejected by reason), parameters, seconds; written last
 
-Windows: each allele's window is centred on its position (``window_step`` > 1 snaps the
-start to a grid of that many bp, so variants close together share one window, and one
-reference pass, with their offsets from the centre handled). Alleles are read in chunks
-of ``chunk_size`` (memory stays bounded for any VCF); within a chunk the distinct
+The variants come from a VCF or a variant table (TSV with chrom, pos, ref, alt;
+:mod:`.vcf`). Windows: each allele's window is centred on its position (``window_step`` > 1
+snaps the start to a grid of that many bp, so variants close together share one window,
+and one reference pass, with their offsets from the centre handled). With a context
+(:mod:`.context`) the window is instead the allele's context record centred in its fill,
+one window per record (and shift), shared by all the record's alleles. Alleles are read in
+chunks of ``chunk_size`` (memory stays bounded for any input); within a chunk the distinct
 reference windows are predicted once. Files are written under temporary names and renamed
 when complete.
 """
@@ -32,9 +35,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from genomics.io import atomic_write_text
+from genomics.variants.context import Context
 from genomics.variants.score import Geometry, indel_alignment, score_variants
 from genomics.variants.stats import COVERAGE_STATS, PEAK_STATS
-from genomics.variants.vcf import NO_CHROM, Allele, Reject, edited, iter_alleles, one_based
+from genomics.variants.vcf import (
+    NO_CHROM,
+    OUTSIDE,
+    Allele,
+    Reject,
+    edited,
+    iter_alleles,
+    one_based,
+)
 
 __all__ = ["plan_windows", "score_columns", "score_vcf", "variants_from_config"]
 
@@ -97,17 +109,44 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _score_chunk(model, genome, geometry, alleles, *, shifts, window_step, kw) -> np.ndarray:
-    """Scores of a chunk of alleles, averaged over shifts: dict name -> (m, t)."""
+def genome_windows(genome, geometry: Geometry, *, window_step: int = 1):
+    """``window(allele, shift, length) -> (key, start, codes)`` on the genome store:
+    the window of :func:`plan_windows`, ``length`` bp of it (N past the chromosome)."""
+
+    def window(a: Allele, shift: int, length: int):
+        start = plan_windows(geometry, a.pos, window_step=window_step, shift=shift)[0]
+        return (a.chrom, start), start, genome.fetch(a.chrom, start, start + length)
+
+    return window
+
+
+def context_windows(context, geometry: Geometry):
+    """``window(allele, shift, length) -> (key, start, codes)`` in a
+    :class:`~genomics.variants.context.Context`: the allele's record centred in its fill,
+    moved by ``shift`` bins; every allele of a record shares the window."""
+
+    def window(a: Allele, shift: int, length: int):
+        start = context.window_start(a.record, geometry.seq_len) + shift * geometry.bin_size
+        codes = context.fetch(a.record, start, start + length, seq_len=geometry.seq_len)
+        return (a.record, start), start, codes
+
+    return window
+
+
+def _score_chunk(model, geometry, alleles, *, shifts, window, kw) -> np.ndarray:
+    """Scores of a chunk of alleles, averaged over shifts: dict name -> (m, t).
+
+    ``window`` is :func:`genome_windows`' or :func:`context_windows`' function; alleles
+    whose windows have one key share one reference row."""
     refs: dict[tuple, int] = {}
     ref_rows, alt_rows, ref_index, vbins, aligns = [], [], [], [], []
     seq_len = geometry.seq_len
     for a in alleles:
         fill = max(0, len(a.ref) - len(a.alt))
         for shift in shifts:
-            start, offset, vb = plan_windows(geometry, a.pos, window_step=window_step, shift=shift)
-            codes = genome.fetch(a.chrom, start, start + seq_len + fill)
-            key = (a.chrom, start)
+            key, start, codes = window(a, shift, seq_len + fill)
+            offset = a.pos - start
+            vb = geometry.bin_of(offset)
             if key not in refs:
                 refs[key] = len(ref_rows)
                 ref_rows.append(codes[:seq_len])
@@ -127,6 +166,21 @@ def _score_chunk(model, genome, geometry, alleles, *, shifts, window_step, kw) -
     )
     s = len(shifts)
     return {k: v.reshape(len(alleles), s, -1).mean(axis=1) for k, v in scores.items()}
+
+
+def _check_context(context, geometry: Geometry, shifts: tuple[int, ...]) -> None:
+    """Every base of every record falls in the model's output bins at every shift."""
+    lo = geometry.crop_bins * geometry.bin_size  # first output offset
+    hi = lo + geometry.n_bins * geometry.bin_size
+    reach = max(abs(s) for s in shifts) * geometry.bin_size
+    for r in context.records.values():
+        first = geometry.seq_len // 2 - (r.middle - r.start)
+        last = first + (r.end - r.start)
+        if first - reach < lo or last + reach > hi:
+            raise ValueError(
+                f"context record {r.name!r} is {r.end - r.start} bp: longer than the model's "
+                f"output ({hi - lo} bp, less {2 * reach} bp of shifts) can hold"
+            )
 
 
 def score_vcf(
@@ -150,13 +204,15 @@ def score_vcf(
     strict: bool = False,
     fraction: float = 1.0,
     progress: bool | None = None,
+    context=None,
 ) -> dict:
     """Score every ALT allele of ``vcf`` into the folder ``out`` (module docstring).
 
     Parameters
     ----------
     model, spec : from :func:`genomics.models.saved.load_model`.
-    genome : a :class:`~genomics.data.genome.GenomeStore`.
+    genome : a :class:`~genomics.data.genome.GenomeStore` (None with ``context``).
+    vcf : a VCF or a variant table (TSV with chrom, pos, ref, alt; :mod:`.vcf`).
     classes : a :class:`~genomics.classes.ClassModel` (class-score columns) or None.
     tracks : track names to score (None: all), in the model's order.
     span, pseudocount : see :func:`genomics.variants.score.score_profiles`.
@@ -165,6 +221,9 @@ def score_vcf(
     chunk_size : alleles held in memory at once.
     strict : the first REF mismatch is an error instead of a reject.
     fraction : score only this fraction of the alleles (:func:`sampled`); 1 for all.
+    context : a :class:`~genomics.variants.context.Context`: score the alleles inside its
+        records, each record centred in its fill (:mod:`.context`), instead of on the
+        genome; alleles outside every record are rejected.
 
     Returns
     -------
@@ -183,6 +242,11 @@ def score_vcf(
         )
     if window_step > half:
         raise ValueError(f"variants.window_step {window_step} bp: at most {half} bp here")
+    if context is None:
+        window = genome_windows(genome, geometry, window_step=window_step)
+    else:
+        _check_context(context, geometry, shifts)
+        window = context_windows(context, geometry)
     if tracks is None:
         track_idx = list(range(len(geometry.track_names)))
     else:
@@ -234,7 +298,7 @@ def score_vcf(
 
             def alleles():
                 nonlocal n_records, n_unsampled
-                for item in iter_alleles(vcf, genome, strict=strict):
+                for item in iter_alleles(vcf, genome, strict=strict, context=context):
                     n_records += 1
                     if isinstance(item, Allele) and max(len(item.ref), len(item.alt)) > max_len:
                         item = Reject(
@@ -253,9 +317,7 @@ def score_vcf(
                     yield item
 
             for chunk in _chunks(alleles(), chunk_size):
-                s = _score_chunk(
-                    model, genome, geometry, chunk, shifts=shifts, window_step=window_step, kw=kw
-                )
+                s = _score_chunk(model, geometry, chunk, shifts=shifts, window=window, kw=kw)
                 table = np.stack([s[stat][:, i] for _, i, stat in columns], axis=1)
                 for a, row in zip(chunk, table, strict=True):
                     head = [a.id, a.vcf_chrom, str(one_based(a.pos)), a.ref, a.alt]
@@ -271,6 +333,11 @@ def score_vcf(
                 f"{vcf} was sampled; raise it"
             )
         if n_scored == 0:
+            if reasons.get(OUTSIDE) == n_records:
+                raise ValueError(
+                    f"{vcf}: no variant lies inside a record of the context FASTA (records "
+                    f"on {', '.join(context.aliases.names[:8])}); check the coordinates"
+                )
             if reasons.get(NO_CHROM) == n_records:
                 raise ValueError(
                     f"{vcf}: no variant is on the genome store's chromosomes "
@@ -303,6 +370,8 @@ def score_vcf(
             "window_step": window_step,
             "fraction": fraction,
             "reverse_complement": reverse_complement,
+            "context": None if context is None else context.path,
+            "context_fill": None if context is None else context.fill,
             "classes": None if classes is None else classes.names,
         },
     }
@@ -329,12 +398,16 @@ def variants_from_config(
     out: str | Path,
     classes_dir: str | Path | None = None,
 ) -> dict:
-    """The stage as the CLI runs it: load the model, genome store and classes; score."""
+    """The stage as the CLI runs it: load the model, genome store (or, with
+    ``variants.context``, the context FASTA instead) and classes; score."""
     from genomics.data.genome import GenomeStore
     from genomics.inference.device import resolve_device
     from genomics.models.saved import load_model
 
     v = cfg["variants"]
+    context = None
+    if v["context"] is not None:
+        context = Context.from_fasta(v["context"], fill=v["context_fill"], seed=cfg["seed"])
     device = resolve_device(v["device"])
     model, spec = load_model(model_dir, device=device)
     classes = None
@@ -345,7 +418,7 @@ def variants_from_config(
     return score_vcf(
         model,
         spec,
-        GenomeStore(genome_dir),
+        None if context is not None else GenomeStore(genome_dir),
         vcf,
         out,
         classes=classes,
@@ -362,4 +435,5 @@ def variants_from_config(
         strict=v["strict"],
         fraction=v["fraction"],
         progress=v["progress"],
+        context=context,
     )
