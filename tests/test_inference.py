@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from genomics.data.encoding import encode, one_hot, reverse_complement_codes
+from genomics.data.encoding import encode, one_hot, one_hot_torch, reverse_complement_codes
 from genomics.inference import predict, to_probabilities
 from genomics.models import build_model
 
@@ -104,3 +104,84 @@ def test_to_probabilities():
     np.testing.assert_allclose(out, [[[2.0, 0.5]]])
     with pytest.raises(ValueError, match="track kinds"):
         to_probabilities(pred, ["coverage"])
+
+
+# --- incremental alternate passes (genomics.inference.incremental) ---------------------
+
+
+def _edits(rng, ref, n_per_ref=6):
+    """Alternates of each reference row: SNVs (two at the window's ends), an MNV, a long
+    replacement, and one copy left equal to its reference."""
+    u, length = ref.shape
+    alts, index = [], []
+    for r in range(u):
+        for k in range(n_per_ref):
+            a = ref[r].copy()
+            if k == 0:
+                pos = [0]
+            elif k == 1:
+                pos = [length - 1]
+            elif k == 2:
+                pos = list(range(length // 2, length // 2 + 3))  # MNV
+            elif k == 3:
+                pos = list(range(length // 3, length // 3 + length // 2))  # long: full pass
+            elif k == 4:
+                pos = []  # equal to ref
+            else:
+                pos = [int(rng.integers(length))]
+            for p in pos:
+                a[p] = (a[p] + 1 + rng.integers(3)) % 4
+            alts.append(a)
+            index.append(r)
+    return np.stack(alts), np.array(index)
+
+
+@pytest.mark.parametrize("name", ["convformer", "conv", "convrnn"])
+@pytest.mark.parametrize("rc", [False, True])
+def test_predict_alts_equals_full_recomputation(name, rc):
+    """Patching the reference's tower around each edit gives what a full pass gives."""
+    from genomics.inference.incremental import predict_alts, supports_incremental
+
+    torch.manual_seed(0)
+    hp = {"convformer": {"depth": 1}, "conv": {"dilated_layers": 2}}.get(name, {})
+    model = build_model(
+        name, n_tracks=3, track_kinds=["coverage", "peaks", "coverage"], bin_size=16,
+        crop_bins=1, dim=32, **hp,
+    )
+    # random BatchNorm statistics, so that eval-mode BatchNorm is not the identity
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm1d):
+            mod.running_mean.normal_()
+            mod.running_var.uniform_(0.5, 2.0)
+    assert supports_incremental(model)
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 5, size=(2, 1024)).astype(np.uint8)
+    alt, index = _edits(rng, ref)
+    y_ref, y_alt = predict_alts(model, ref, alt, index, batch_size=4, reverse_complement=rc)
+    full = predict(model, np.concatenate([ref, alt]), batch_size=4, reverse_complement=rc)
+    np.testing.assert_allclose(y_ref, full[:2], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y_alt, full[2:], rtol=1e-4, atol=1e-5)
+    # the edits do move the prediction (the comparison is not between two constants)
+    assert np.abs(y_alt - y_ref[index]).max() > 1e-3
+
+
+def test_reach_bins_covers_every_changed_bin():
+    """A one-base edit changes no tower bin beyond reach_bins of its own bin."""
+    from genomics.inference.incremental import reach_bins
+
+    torch.manual_seed(1)
+    model = build_model(
+        "convformer", n_tracks=1, track_kinds=["coverage"], bin_size=16, crop_bins=0, dim=32
+    ).eval()
+    reach = reach_bins(model)
+    rng = np.random.default_rng(1)
+    x = torch.from_numpy(rng.integers(0, 4, size=(1, 2048)).astype(np.uint8))
+    for pos in (700, 1000, 1023, 1024):
+        x2 = x.clone()
+        x2[0, pos] = (x2[0, pos] + 1) % 4
+        with torch.inference_mode():
+            h1 = model.tower(one_hot_torch(x))
+            h2 = model.tower(one_hot_torch(x2))
+        changed = torch.nonzero((h1 - h2).abs().amax(1)[0] > 0).ravel()
+        assert len(changed) > 0
+        assert changed.min() >= pos // 16 - reach and changed.max() <= pos // 16 + reach

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from genomics.data.encoding import encode, invalid_positions, one_hot_torch
 from genomics.inference.device import autocast, resolve_device, resolve_precision
 
-__all__ = ["as_input", "forward", "model_device", "predict", "to_probabilities"]
+__all__ = ["as_input", "forward", "model_device", "place", "predict", "to_probabilities"]
 
 
 def as_input(xb: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -32,6 +32,21 @@ def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (CPU for a model without any)."""
     p = next(model.parameters(), None)
     return torch.device("cpu") if p is None else p.device
+
+
+def place(
+    model: nn.Module, device: str | torch.device | None, precision: str
+) -> tuple[torch.device, torch.dtype]:
+    """Move ``model`` to ``device`` (None: where it is; "auto", "cpu", "cuda" or a
+    torch.device) and resolve ``precision`` there: (device, autocast dtype)."""
+    if device is None:
+        dev = model_device(model)
+    elif isinstance(device, torch.device):
+        dev = device
+    else:
+        dev = resolve_device(device)
+    model.to(dev)
+    return dev, resolve_precision(precision, dev)
 
 
 def forward(
@@ -140,14 +155,7 @@ def predict(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     xs, batched = _as_batched(x)
-    if device is None:
-        dev = model_device(model)
-    elif isinstance(device, torch.device):
-        dev = device
-    else:
-        dev = resolve_device(device)
-    model.to(dev)
-    dtype = resolve_precision(precision, dev)
+    dev, dtype = place(model, device, precision)
     was_training = model.training
     model.eval()
     outs = []

@@ -137,7 +137,9 @@ class DilatedConv(BinnedModel):
         -------
         torch.Tensor, shape (b, l // bin_size, c)
         """
-        ckpt = self.use_checkpoint()
-        h = self.tower(x, use_checkpoint=ckpt)
-        h = run_blocks(self.blocks, h, use_checkpoint=ckpt)
+        return self.after_tower(self.tower(x, use_checkpoint=self.use_checkpoint()))
+
+    def after_tower(self, h: torch.Tensor) -> torch.Tensor:
+        """The dilated blocks on the tower's output: ``(b, c, n)`` to ``(b, n, c)``."""
+        h = run_blocks(self.blocks, h, use_checkpoint=self.use_checkpoint())
         return rearrange(h, "b c l -> b l c")

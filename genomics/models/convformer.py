@@ -218,7 +218,10 @@ class Convformer(BinnedModel):
         -------
         torch.Tensor, shape (b, l // bin_size, c)
         """
-        ckpt = self.use_checkpoint()
-        h = rearrange(self.tower(x, use_checkpoint=ckpt), "b c l -> b l c")
+        return self.after_tower(self.tower(x, use_checkpoint=self.use_checkpoint()))
+
+    def after_tower(self, h: torch.Tensor) -> torch.Tensor:
+        """The transformer on the tower's output: ``(b, c, n)`` to ``(b, n, c)``."""
+        h = rearrange(h, "b c l -> b l c")
         cos, sin = rope_angles(h.shape[1], self.rope_dims, base=self.rope_base, device=h.device)
-        return run_blocks(self.blocks, h, cos, sin, use_checkpoint=ckpt)
+        return run_blocks(self.blocks, h, cos, sin, use_checkpoint=self.use_checkpoint())

@@ -92,7 +92,11 @@ class ConvRNN(BinnedModel):
         -------
         torch.Tensor, shape (b, l // bin_size, c)
         """
-        h = rearrange(self.tower(x, use_checkpoint=self.use_checkpoint()), "b c l -> b l c")
+        return self.after_tower(self.tower(x, use_checkpoint=self.use_checkpoint()))
+
+    def after_tower(self, h: torch.Tensor) -> torch.Tensor:
+        """The GRU on the tower's output: ``(b, c, n)`` to ``(b, n, c)``."""
+        h = rearrange(h, "b c l -> b l c")
         # The GRU runs in float32 even under autocast: cuDNN's bf16 RNN support varies by
         # version, and at bin resolution the GRU is a small share of the compute.
         with torch.autocast("cuda" if h.is_cuda else "cpu", enabled=False):

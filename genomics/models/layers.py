@@ -387,8 +387,18 @@ class BinnedModel(nn.Module):
         return n
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """Sequence to features: ``(b, 4, l)`` to ``(b, l // bin_size, c)``."""
+        """Sequence to features: ``(b, 4, l)`` to ``(b, l // bin_size, c)``.
+
+        Every family here is ``after_tower(tower(x))``: a local conv tower
+        (:class:`ConvTower`, whose ``receptive_field`` bounds what one base reaches), then
+        layers over bins. :mod:`genomics.inference.incremental` relies on that split.
+        """
         raise NotImplementedError
+
+    def from_tower(self, h: torch.Tensor) -> torch.Tensor:
+        """Tower output ``(b, c, n)`` to the model's output ``(b, n - 2 * crop_bins, t)``:
+        the rest of :meth:`forward`."""
+        return self.head(self.crop(self.after_tower(h)))
 
     def use_checkpoint(self) -> bool:
         """Whether blocks run under activation checkpointing now (only while training)."""
