@@ -143,6 +143,7 @@ def cmd_evaluate(args, cfg) -> None:
         windows_dir=args.windows,
         out=out,
         split=args.split,
+        noise_free_dir=args.noise_free,
     )
 
 
@@ -266,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p, "windows", "results/windows", "windows folder")
     p.add_argument(
         "--split", default="test", choices=["train", "valid", "test"], help="which windows"
+    )
+    p.add_argument(
+        "--noise-free",
+        type=Path,
+        help="target store of the noise-free signal (default: evaluate.noise_free): adds "
+        "each coverage track's noise ceiling and the share of it the model reaches",
     )
     p.add_argument(
         "--out",

@@ -27,7 +27,7 @@ from genomics.simulate.oracle import motif_activations, site_activation
 SMALL = {"n_chroms": 2, "chrom_length": 200_000, "n_variants": 120}
 SEED = 7
 FILES = ["genome.fa", "genome.fa.fai", "tracks.tsv", "elements.bed", "variants.vcf"]
-FILES += ["effects.tsv", "grammar.json"]
+FILES += ["effects.tsv", "grammar.json", "clean.tsv"]
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,8 @@ def test_same_seed_same_bytes(sim, tmp_path):
     simulate(tmp_path / "other", seed=SEED + 1, **SMALL)
     bigwigs = sorted(p.relative_to(sim) for p in (sim / "tracks").glob("*.bw"))
     assert len(bigwigs) == 10
+    bigwigs += sorted(p.relative_to(sim) for p in (sim / "clean").glob("*.bw"))
+    assert len(bigwigs) == 20
     for name in [*FILES, *bigwigs]:
         assert (sim / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
     for name in ["genome.fa", "variants.vcf", "effects.tsv", "tracks/tf_m0.bw"]:
@@ -172,6 +174,8 @@ def test_resimulating_with_fewer_tracks_leaves_no_stale_bigwigs(tmp_path):
     listed = {line.split("\t")[0] for line in (tmp_path / "tracks.tsv").read_text().splitlines()}
     on_disk = {p.stem for p in (tmp_path / "tracks").glob("*.bw")}
     assert "tf_m4" not in on_disk and on_disk <= listed and len(on_disk) == 8
+    clean = {p.stem for p in (tmp_path / "clean").glob("*.bw")}
+    assert clean == on_disk
 
 
 # ---------------------------------------------------------------- the oracle
@@ -440,6 +444,54 @@ def test_observed_coverage_follows_expected(sim):
         assert observed.sum() == pytest.approx(total, abs=4 * np.sqrt(total)), track.name
 
 
+def test_noise_free_signal_round_trips(tmp_path):
+    """clean/<track>.bw holds the oracle's expected count per step / step (the last, short
+    step divided by its own width), and clean.tsv lists them like tracks.tsv."""
+    params = {"n_chroms": 1, "chrom_length": 50_007, "n_variants": 4, "step": 16}
+    params.update(expr_distances=[[2000, 5000]], effect_window=6000)
+    simulate(tmp_path, seed=3, **params)
+    grammar = Grammar.from_dict(json.loads((tmp_path / "grammar.json").read_text()))
+    codes = _chrom_codes(tmp_path, "chr1")
+    expected = expected_signal(codes, grammar).astype(np.float64)  # (l, t)
+    starts = np.arange(0, codes.size, 16)
+    widths = np.diff(np.append(starts, codes.size))
+    assert widths[-1] == 50_007 % 16
+    per_step = np.add.reduceat(expected, starts, axis=0) / widths[:, None]  # (steps, t)
+    with open(tmp_path / "clean.tsv") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert [r["name"] for r in rows] == grammar.track_names
+    for t, row in enumerate(rows):
+        assert row["path"] == f"clean/{row['name']}.bw"
+        assert (row["kind"], row["aggregate"]) == ("coverage", "sum")
+        assert row["description"].startswith("noise-free")
+        bw = pyBigWig.open(str(tmp_path / row["path"]))
+        got = np.array([v for _, _, v in bw.intervals("chr1")])
+        spans = [e - s for s, e, _ in bw.intervals("chr1")]
+        bw.close()
+        assert spans == widths.tolist()
+        # float32 in the file; the simulator sums float64 per base, the oracle float32
+        np.testing.assert_allclose(got, per_step[:, t], rtol=1e-5, atol=1e-9)
+    # observed counts scatter around it: same length, Poisson, and not equal
+    bw = pyBigWig.open(str(tmp_path / "tracks" / f"{rows[0]['name']}.bw"))
+    observed = np.array([v for _, _, v in bw.intervals("chr1")])
+    bw.close()
+    assert observed.shape == got.shape and not np.allclose(observed, per_step[:, 0])
+
+
+def test_motif_consensus_sets_information_content():
+    """The default range gives the grammar it always gave; a lower one, weaker motifs."""
+    default = make_grammar(0)
+    again = make_grammar(0, motif_consensus=[0.7, 0.97])
+    assert [m.consensus for m in default.motifs] == [m.consensus for m in again.motifs]
+    assert all(
+        np.array_equal(a.pwm, b.pwm) for a, b in zip(default.motifs, again.motifs, strict=True)
+    )
+    weak = make_grammar(0, motif_consensus=[0.5, 0.6])
+    bits = [np.mean([m.information().mean() for m in g.motifs]) for g in (default, weak)]
+    assert bits[0] > 1.1 and bits[1] < 0.7, bits
+    assert min(m.pwm.max(1).min() for m in weak.motifs) >= 0.5  # the consensus keeps >= 0.5
+
+
 # ---------------------------------------------------------------- bad parameters
 
 
@@ -455,6 +507,9 @@ def test_observed_coverage_follows_expected(sim):
         ({"n_local_tracks": 0, "n_coop_tracks": 0, "expr_distances": []}, "no tracks"),
         ({"chrom_lenght": 1}, "unknown simulate parameter"),
         ({"n_variants": True}, "n_variants"),
+        ({"motif_consensus": [0.3, 0.8]}, r"motif_consensus=\[0.3, 0.8\]"),
+        ({"motif_consensus": [0.9, 0.8]}, "motif_consensus"),
+        ({"motif_consensus": 0.8}, "motif_consensus"),
     ],
 )
 def test_bad_params(params, match):

@@ -120,9 +120,9 @@ KIND_BARS = {
 
 
 def plot_kind_bars(rows: Sequence[Mapping]) -> Figure:
-    """One bar panel per track kind present: Pearson r for coverage tracks, AUPRC with
-    each track's chance level for peak tracks (:data:`KIND_BARS`); a metric is never
-    averaged across kinds.
+    """One bar panel per track kind present: Pearson r for coverage tracks (with each
+    track's noise ceiling, when the rows have one), AUPRC with each track's chance level
+    for peak tracks (:data:`KIND_BARS`); a metric is never averaged across kinds.
 
     Parameters
     ----------
@@ -141,6 +141,8 @@ def plot_kind_bars(rows: Sequence[Mapping]) -> Figure:
     fig = Figure(figsize=(max(4.0, 0.3 * widest + 1.5), 3.5 * len(kinds)), layout="constrained")
     for ax, kind in zip(fig.subplots(len(kinds), 1, squeeze=False)[:, 0], kinds, strict=True):
         metric, chance, label = KIND_BARS[kind]
+        if kind == "coverage" and any("ceiling_pearson" in r for r in rows):
+            chance, label = "ceiling_pearson", f"{label} (black tick: noise ceiling)"
         _draw_bars(ax, [r for r in rows if r.get("kind") == kind], metric, chance, label)
     return fig
 

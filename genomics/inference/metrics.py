@@ -27,6 +27,13 @@ track (see :class:`TrackMetrics`).
 
 An undefined metric (a constant input, a peaks track with one class) is NaN, and the track
 gets one logged warning saying why; it is never an exception or a made-up 0.
+
+Noise ceiling
+-------------
+Given the noise-free signal of a coverage track (the simulator writes it), the same
+metrics of that signal against the observed target on the same bins are the track's noise
+ceiling: no model can expect to beat it. :func:`add_ceiling` puts ``ceiling_<metric>`` and
+``<metric>_of_ceiling`` (the model's metric over the ceiling's) into the rows.
 """
 
 from __future__ import annotations
@@ -42,10 +49,12 @@ from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = [
+    "CEILING_METRICS",
     "COLUMNS",
     "KINDS",
     "METRICS",
     "TrackMetrics",
+    "add_ceiling",
     "pearson_r",
     "summarize",
 ]
@@ -61,6 +70,11 @@ METRICS_BY_KIND = {
 METRICS = ("pearson", "pearson_log1p", "spearman", "auroc", "auprc", "auprc_baseline")
 #: Every column of a row, in a fixed order.
 COLUMNS = ("track", "kind", "n_bins", "target_mean", "pred_mean", *METRICS)
+#: Metrics that get a noise ceiling (coverage tracks), and the columns it adds to a row.
+CEILING_METRICS = METRICS_BY_KIND["coverage"]
+CEILING_COLUMNS = tuple(f"ceiling_{m}" for m in CEILING_METRICS) + tuple(
+    f"{m}_of_ceiling" for m in CEILING_METRICS
+)
 
 
 def _as_float64(x: np.ndarray | torch.Tensor, what: str) -> np.ndarray:
@@ -431,6 +445,40 @@ class TrackMetrics:
         return row
 
 
+def add_ceiling(rows: Sequence[Mapping], ceiling: Sequence[Mapping]) -> list[dict]:
+    """The model's rows with each track's noise ceiling and the share of it reached.
+
+    Parameters
+    ----------
+    rows : list of dict, the model's rows (:meth:`TrackMetrics.compute`)
+    ceiling : list of dict, rows of the noise-free signal scored against the same targets
+        on the same bins (coverage tracks; a track without one is left as it is)
+
+    Returns
+    -------
+    list of dict: copies of ``rows``, a coverage track with a ceiling row getting
+    ``ceiling_<m>`` (the ceiling's metric) and ``<m>_of_ceiling`` (model / ceiling; NaN
+    when the ceiling is not positive) for ``m`` in pearson, pearson_log1p, spearman.
+    """
+    by_name = {c["track"]: c for c in ceiling}
+    out = []
+    for row in rows:
+        row = dict(row)
+        c = by_name.get(row["track"])
+        if c is not None and row["kind"] == "coverage":
+            if c["n_bins"] != row["n_bins"]:
+                raise ValueError(
+                    f"track {row['track']!r}: the ceiling was computed on {c['n_bins']} bins "
+                    f"but the model was scored on {row['n_bins']}; score both on the same bins"
+                )
+            for m in CEILING_METRICS:
+                top, got = float(c[m]), float(row[m])
+                row[f"ceiling_{m}"] = top
+                row[f"{m}_of_ceiling"] = got / top if top > 0 else float("nan")
+        out.append(row)
+    return out
+
+
 def summarize(rows: Sequence[Mapping]) -> dict:
     """Average each metric over the tracks that have it, ignoring NaN, never across kinds.
 
@@ -448,14 +496,15 @@ def summarize(rows: Sequence[Mapping]) -> dict:
     dict
         ``n_tracks`` and ``n_<kind>`` (tracks of each kind), then for each metric any row
         has: ``<metric>`` (mean over its finite values; NaN when there are none) and
-        ``<metric>_n`` (how many finite values went into it).
+        ``<metric>_n`` (how many finite values went into it). Rows with a noise ceiling
+        (:func:`add_ceiling`) add the same for its columns.
     """
     summary: dict = {"n_tracks": len(rows)}
     for kind in KINDS:
         summary[f"n_{kind}"] = sum(1 for r in rows if r.get("kind") == kind)
     mixed = summary["n_coverage"] > 0 and summary["n_peaks"] > 0
 
-    def add(key: str, have: list) -> None:
+    def add(key: str, have: list, metric: str) -> None:
         values = np.array([float(r[metric]) for r in have], dtype=np.float64)
         finite = values[np.isfinite(values)]
         summary[key] = float(finite.mean()) if finite.size else float("nan")
@@ -466,8 +515,12 @@ def summarize(rows: Sequence[Mapping]) -> dict:
         if not have:
             continue
         if metric == "pearson" and mixed:
-            add(metric, [r for r in have if r.get("kind") == "coverage"])
-            add("pearson_peaks", [r for r in have if r.get("kind") == "peaks"])
+            add(metric, [r for r in have if r.get("kind") == "coverage"], metric)
+            add("pearson_peaks", [r for r in have if r.get("kind") == "peaks"], metric)
         else:
-            add(metric, have)
+            add(metric, have, metric)
+    for column in CEILING_COLUMNS:
+        have = [r for r in rows if column in r]
+        if have:
+            add(column, have, column)
     return summary

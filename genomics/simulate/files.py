@@ -1,6 +1,7 @@
 """Writers for the simulator's output files, each written atomically.
 
-``genome.fa`` (+ ``.fai``), ``tracks/<name>.bw``, ``tracks.tsv``, ``elements.bed``,
+``genome.fa`` (+ ``.fai``), ``tracks/<name>.bw``, ``tracks.tsv`` (and their noise-free
+twins ``clean/<name>.bw``, ``clean.tsv``), ``elements.bed``,
 ``variants.vcf``, ``effects.tsv`` and ``grammar.json``. Coordinates are 0-based inside the
 package; :func:`vcf_pos` is the one place that turns them into VCF's 1-based ``POS``.
 """
@@ -103,11 +104,17 @@ def write_bigwig(
             bw.close()
 
 
-def write_tracks_table(path: Path, grammar: Grammar, folder: str = "tracks") -> None:
-    """The tracks table: one ``coverage``/``sum`` row per track, paths relative to it."""
+def write_tracks_table(
+    path: Path, grammar: Grammar, folder: str = "tracks", *, noise_free: bool = False
+) -> None:
+    """The tracks table: one ``coverage``/``sum`` row per track, paths relative to it
+    (``folder/<name>.bw``); ``noise_free`` marks each description as the noise-free signal."""
     rows = ["\t".join(TRACKS_HEADER)]
     for t in grammar.tracks:
-        rows.append("\t".join([t.name, f"{folder}/{t.name}.bw", "coverage", "sum", t.description]))
+        about = f"noise-free expected signal of {t.name}; {t.description}" if noise_free else ""
+        rows.append(
+            "\t".join([t.name, f"{folder}/{t.name}.bw", "coverage", "sum", about or t.description])
+        )
     atomic_write_text(path, "\n".join(rows) + "\n")
 
 

@@ -14,8 +14,11 @@ Motifs, in index order (``m0, m1, ...``)
 - one enhancer motif per long-range track (role ``enhancer``).
 
 Every motif has an odd width (11 or 13 bp; odd so that its centre base maps onto itself
-under reverse complement) and high information content: each column puts 0.70-0.97 of its
-mass on a consensus base.
+under reverse complement). Each column puts a share drawn uniformly from
+``motif_consensus`` (default 0.70-0.97: high information content, 1.3 bits a column on
+average) of its mass on a consensus base and spreads the rest at random; a lower range
+gives degenerate motifs, whose sites vary more and whose weak matches turn up more often
+in the background sequence.
 
 Tracks, in order ``tf_m<i>``, ``coop_m<a>_m<b>``, ``expr_e<k>``, ``mark_e<k>``
 -----------------------------------------------------------------------------
@@ -67,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "step": 16,
     "effect_window": 65_536,
     "enhancer_marks": True,
+    "motif_consensus": [0.70, 0.97],
 }
 
 MOTIF_WIDTHS = (11, 13)
@@ -281,6 +285,19 @@ def check_params(params: Mapping[str, Any]) -> dict:
     _need_number(p, "background", 0.0, 10.0)
     _need_int(p, "step", 1, 1024)
     _need_int(p, "effect_window", 1)
+    cons = p["motif_consensus"]
+    ok = (
+        isinstance(cons, (list, tuple))
+        and len(cons) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in cons)
+    )
+    if not ok or not 0.4 <= cons[0] <= cons[1] <= 1.0:
+        raise ValueError(
+            f"simulate.motif_consensus={cons!r} must be a [min, max] pair with "
+            "0.4 <= min <= max <= 1 (the consensus base's share of each motif column, "
+            "e.g. [0.7, 0.97]); below 0.4 a motif is too weak to plant sites of"
+        )
+    p["motif_consensus"] = [float(cons[0]), float(cons[1])]
     if not isinstance(p["enhancer_marks"], bool):
         raise ValueError(f"simulate.enhancer_marks={p['enhancer_marks']!r} must be true or false")
     for key, value in DEFAULTS.items():  # 100 and 100.0 must give the same files
@@ -334,10 +351,10 @@ def check_params(params: Mapping[str, Any]) -> dict:
     return p
 
 
-def _sample_pwm(rng: np.random.Generator) -> np.ndarray:
+def _sample_pwm(rng: np.random.Generator, consensus_share: tuple[float, float]) -> np.ndarray:
     w = int(rng.choice(MOTIF_WIDTHS))
     consensus = rng.integers(0, 4, size=w)
-    peak = rng.uniform(0.70, 0.97, size=(w, 1))
+    peak = rng.uniform(*consensus_share, size=(w, 1))
     rest = rng.dirichlet(np.ones(4), size=w)
     pwm = peak * np.eye(4)[consensus] + (1.0 - peak) * rest
     return pwm / pwm.sum(1, keepdims=True)
@@ -382,7 +399,7 @@ def make_grammar(seed: int, **params: Any) -> Grammar:
     pwms: list[np.ndarray] = []
     for _ in roles:
         for _attempt in range(200):
-            pwm = _sample_pwm(rng)
+            pwm = _sample_pwm(rng, p["motif_consensus"])
             if not _clashes(pwm, pwms, p["gc_content"]):
                 break
         else:  # pragma: no cover - 200 clashing draws in a row does not happen in practice

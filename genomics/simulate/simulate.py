@@ -7,6 +7,11 @@ Writes into ``out``:
 - ``tracks/<name>.bw`` + ``tracks.tsv``: observed coverage, Poisson counts around the
   oracle's expected signal in ``step``-bp steps (each value is count / step, so a bin's
   sum is a read count);
+- ``clean/<name>.bw`` + ``clean.tsv``: the noise-free signal, the oracle's expected count
+  in the same ``step``-bp steps (divided by step, as above): what the observed tracks
+  would hold with no sampling noise. ``clean.tsv`` is a tracks table like ``tracks.tsv``,
+  so ``genomics targets`` bins it exactly like the targets (a noise-free target store,
+  which ``genomics evaluate --noise-free`` reads for each track's noise ceiling);
 - ``elements.bed``: every planted element (BED6, sorted);
 - ``variants.vcf`` + ``effects.tsv``: SNVs and their true effect on every track
   (definition in :mod:`genomics.simulate.variants`);
@@ -47,8 +52,11 @@ log = logging.getLogger(__name__)
 _GENOME, _VARIANTS, _NOISE = 1, 2, 3
 
 
-def _observe(signal: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
-    """Poisson counts per ``step`` bp around the expected signal, as count / step.
+def _observe(
+    signal: np.ndarray, step: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson counts per ``step`` bp around the expected signal, and the expected counts
+    themselves (the noise-free signal), both as count / step.
 
     Parameters
     ----------
@@ -58,13 +66,14 @@ def _observe(signal: np.ndarray, step: int, rng: np.random.Generator) -> np.ndar
 
     Returns
     -------
-    np.ndarray, shape (t, ceil(l / step)), float64
+    observed, clean : np.ndarray, shape (t, ceil(l / step)), float64 each; the last step
+        of a chromosome may be shorter (divided by its own width)
     """
     n = signal.shape[1]
     starts = np.arange(0, n, step)
-    expected = np.add.reduceat(signal, starts, axis=1)
+    expected = np.maximum(np.add.reduceat(signal, starts, axis=1), 0.0)
     widths = np.diff(np.append(starts, n))
-    return rng.poisson(np.maximum(expected, 0.0)) / widths
+    return rng.poisson(expected) / widths, expected / widths
 
 
 def simulate(out: Path, *, seed: int, **params: Any) -> dict:
@@ -124,14 +133,16 @@ def simulate(out: Path, *, seed: int, **params: Any) -> dict:
     ids = [f"sim{i + 1:06d}" for i in range(len(variants))]
 
     observed: dict[str, dict[str, np.ndarray]] = {t: {} for t in grammar.track_names}
+    clean: dict[str, dict[str, np.ndarray]] = {t: {} for t in grammar.track_names}
     effects = np.zeros((len(variants), len(grammar.tracks)), np.float64)
     by_chrom = np.array([v.chrom for v in variants])
     for i, chrom in enumerate(tqdm(chroms, desc="chromosomes", disable=None)):
         act = motif_activations(chrom.codes, grammar)
         signal = track_signal(track_densities(act, grammar), chrom.codes, grammar)
-        counts = _observe(signal, step, np.random.default_rng([seed, _NOISE, i]))
-        for name, row in zip(grammar.track_names, counts, strict=True):
-            observed[name][chrom.name] = row
+        counts, expected = _observe(signal, step, np.random.default_rng([seed, _NOISE, i]))
+        for t, name in enumerate(grammar.track_names):
+            observed[name][chrom.name] = counts[t]
+            clean[name][chrom.name] = expected[t]
         rows = np.flatnonzero(by_chrom == chrom.name)
         if rows.size:
             effects[rows] = variant_effects(
@@ -148,16 +159,18 @@ def simulate(out: Path, *, seed: int, **params: Any) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_fasta(out / "genome.fa", chroms)
     sizes = [(c.name, c.length) for c in chroms]
-    for name in grammar.track_names:
-        write_bigwig(out / "tracks" / f"{name}.bw", sizes, observed[name], step)
-    stale = sorted(
-        set((out / "tracks").glob("*.bw"))
-        - {out / "tracks" / f"{name}.bw" for name in grammar.track_names}
-    )
-    for path in stale:  # from an earlier run with other tracks: not in tracks.tsv, misleading
-        log.info("removing %s: not a track of this simulation", path)
-        path.unlink()
+    for folder, values in (("tracks", observed), ("clean", clean)):
+        for name in grammar.track_names:
+            write_bigwig(out / folder / f"{name}.bw", sizes, values[name], step)
+        stale = sorted(
+            set((out / folder).glob("*.bw"))
+            - {out / folder / f"{name}.bw" for name in grammar.track_names}
+        )
+        for path in stale:  # from an earlier run with other tracks: not in the table, misleading
+            log.info("removing %s: not a track of this simulation", path)
+            path.unlink()
     write_tracks_table(out / "tracks.tsv", grammar)
+    write_tracks_table(out / "clean.tsv", grammar, folder="clean", noise_free=True)
     write_elements(out / "elements.bed", chroms)
     write_vcf(out / "variants.vcf", variants, ids, chroms)
     write_effects(out / "effects.tsv", variants, ids, effects, grammar.track_names)

@@ -8,6 +8,7 @@ rule simulate:
         elements="results/sim/elements.bed",
         vcf="results/sim/variants.vcf",
         effects="results/sim/effects.tsv",
+        clean="results/sim/clean.tsv",
     params:
         config=RESOLVED,
         digest=digest("seed", "simulate"),
@@ -57,6 +58,37 @@ rule targets:
     shell:
         "genomics targets --config {params.config} --genome results/genome"
         " --out results/targets > {log} 2>&1"
+
+
+# The simulator's noise-free signal binned exactly like the targets (same genome store,
+# bin size, dtype and track settings), for evaluate's noise ceiling. Only on the synthetic
+# default (targets.tracks is the simulator's table) and when evaluate.noise_free names no
+# store of the user's own.
+NOISE_FREE = (
+    "results/targets-noise-free"
+    if CFG["targets"]["tracks"] == "results/sim/tracks.tsv" and not CFG["evaluate"]["noise_free"]
+    else None
+)
+
+
+rule noise_free_targets:
+    input:
+        genome="results/genome/manifest.json",
+        tracks="results/sim/clean.tsv",
+    output:
+        "results/targets-noise-free/manifest.json",
+    params:
+        config=RESOLVED,
+        digest=digest("targets"),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/noise_free_targets.log",
+    benchmark:
+        "logs/noise_free_targets.benchmark.tsv"
+    shell:
+        "genomics targets --config {params.config} --set targets.tracks={input.tracks}"
+        " --genome results/genome --out $(dirname {output}) > {log} 2>&1"
 
 
 rule windows:

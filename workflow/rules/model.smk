@@ -36,12 +36,14 @@ rule evaluate:
         weights=f"results/model/{MODEL}/weights.safetensors",
         targets="results/targets/manifest.json",
         windows="results/windows/manifest.json",
+        noise_free=[f"{NOISE_FREE}/manifest.json"] if NOISE_FREE else [],
     output:
         tsv=f"results/eval/{MODEL}/metrics.tsv",
         json=f"results/eval/{MODEL}/metrics.json",
     params:
         config=RESOLVED,
         digest=digest("evaluate"),
+        noise_free=f"--noise-free {NOISE_FREE}" if NOISE_FREE else "",
     threads: all_cores()
     conda:
         CONDA_ENV
@@ -50,4 +52,4 @@ rule evaluate:
     shell:
         "genomics evaluate --config {params.config} --model $(dirname {input.weights})"
         " --genome results/genome --targets results/targets --windows results/windows"
-        " --out $(dirname {output.tsv}) > {log} 2>&1"
+        " {params.noise_free} --out $(dirname {output.tsv}) > {log} 2>&1"
