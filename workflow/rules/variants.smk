@@ -1,13 +1,16 @@
-# Variant effects: score a VCF with the trained model (class scores from the class folder),
-# then benchmark the scores against measured effects. On the synthetic default the VCF and
-# the true effects are the simulator's; on other data, variants.vcf and
-# benchmark.measured (without a VCF these rules are left out, and the report says so).
+# Variant effects: score a VCF (or a variant table) with the trained model (class scores
+# from the class folder), then benchmark the scores against measured effects. On the
+# synthetic default the VCF and the true effects are the simulator's; on other data,
+# variants.vcf and benchmark.measured (without a VCF these rules are left out, and the
+# report says so). With variants.context (a FASTA of elements, e.g. CAGI5's) each variant
+# is scored inside its element, centred in a filled window, instead of on the genome.
 
 SYNTHETIC = Path(CFG["genome"]["fasta"]).parent == Path("results/sim")
 VCF = CFG["variants"]["vcf"] or ("results/sim/variants.vcf" if SYNTHETIC else None)
 MEASURED = CFG["benchmark"]["measured"] or (
     "results/sim/effects.tsv" if SYNTHETIC else None
 )
+CONTEXT = CFG["variants"]["context"]
 
 
 if VCF:
@@ -18,12 +21,14 @@ if VCF:
             genome="results/genome/manifest.json",
             classes=f"results/classes/{MODEL}/manifest.json",
             vcf=VCF,
+            context=CONTEXT or [],
         output:
             scores=f"results/variants/{MODEL}/scores.tsv.gz",
             summary=f"results/variants/{MODEL}/summary.json",
         params:
             config=RESOLVED,
-            digest=digest("variants"),
+            digest=digest("seed", "variants") if CONTEXT else digest("variants"),
+            context=f" --context {CONTEXT}" if CONTEXT else "",
         threads: all_cores()
         conda:
             CONDA_ENV
@@ -33,7 +38,8 @@ if VCF:
             "logs/score_variants.benchmark.tsv"
         shell:
             "OMP_NUM_THREADS={threads} genomics score-variants --config {params.config}"
-            " --model $(dirname {input.weights}) --genome results/genome --vcf {input.vcf}"
+            " --model $(dirname {input.weights}) --genome results/genome"
+            " --vcf {input.vcf}{params.context}"
             " --classes $(dirname {input.classes}) --out $(dirname {output.scores}) > {log} 2>&1"
 
 
