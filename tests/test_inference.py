@@ -185,3 +185,22 @@ def test_reach_bins_covers_every_changed_bin():
         changed = torch.nonzero((h1 - h2).abs().amax(1)[0] > 0).ravel()
         assert len(changed) > 0
         assert changed.min() >= pos // 16 - reach and changed.max() <= pos // 16 + reach
+
+
+def test_score_variants_incremental_equals_full_passes():
+    """score_variants gives the same statistics with and without incremental alt passes."""
+    from genomics.variants.score import Geometry, score_variants
+
+    torch.manual_seed(2)
+    kinds = ("coverage", "peaks")
+    model = build_model("convformer", n_tracks=2, track_kinds=kinds, bin_size=16, crop_bins=2, dim=32)
+    geometry = Geometry(seq_len=1024, bin_size=16, crop_bins=2, track_names=("a", "b"), track_kinds=kinds)
+    rng = np.random.default_rng(2)
+    ref = rng.integers(0, 4, size=(3, 1024)).astype(np.uint8)
+    alt, index = _edits(rng, ref, n_per_ref=4)
+    kw = dict(geometry=geometry, variant_bin=np.full(len(alt), 30), ref_index=index, span=3)
+    inc = score_variants(model, ref, alt, incremental=True, **kw)
+    full = score_variants(model, ref, alt, incremental=False, **kw)
+    assert inc.keys() == full.keys()
+    for name in inc:
+        np.testing.assert_allclose(inc[name], full[name], rtol=1e-4, atol=1e-5, err_msg=name)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
+from genomics.inference.incremental import predict_alts, supports_incremental
 from genomics.inference.predict import predict, to_probabilities
 from genomics.variants.stats import STATS
 
@@ -164,6 +165,7 @@ def score_variants(
     reverse_complement: bool = True,
     device=None,
     precision: str = "auto",
+    incremental: bool = True,
 ) -> dict[str, np.ndarray]:
     """Score alternate windows against reference windows.
 
@@ -183,6 +185,9 @@ def score_variants(
     span, pseudocount, classes : see :func:`score_profiles`.
     batch_size, reverse_complement, device, precision : see
         :func:`genomics.inference.predict`.
+    incremental : alternates from the reference's conv-tower output, recomputed only
+        around each edit (:func:`genomics.inference.incremental.predict_alts`; the same
+        scores up to float summation order); False runs every alt window in full.
 
     Returns
     -------
@@ -194,8 +199,12 @@ def score_variants(
     if ref_index.shape != (m,) or (m and ref_index.max() >= ref.shape[0]):
         raise ValueError(f"ref_index must be (m,) = ({m},) rows of ref ({ref.shape[0]} windows)")
     kw = dict(batch_size=batch_size, device=device, reverse_complement=reverse_complement)
-    pred = predict(model, np.concatenate([ref, alt]), precision=precision, **kw)
-    y_ref, y_alt = pred[: ref.shape[0]][ref_index], pred[ref.shape[0] :]
+    if incremental and supports_incremental(model):
+        y_ref, y_alt = predict_alts(model, ref, alt, ref_index, precision=precision, **kw)
+        y_ref = y_ref[ref_index]
+    else:
+        pred = predict(model, np.concatenate([ref, alt]), precision=precision, **kw)
+        y_ref, y_alt = pred[: ref.shape[0]][ref_index], pred[ref.shape[0] :]
     if alignment is not None:
         for i, idx in enumerate(alignment):
             if idx is not None:
