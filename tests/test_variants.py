@@ -481,7 +481,8 @@ def test_context_score_equals_genome_score_on_an_n_genome(tmp_path):
     score_vcf(model, spec, None, table, tmp_path / "ctx", context=ctx, **kw)
     head, gen = _table(tmp_path / "gen" / "scores.tsv.gz")
     _, con = _table(tmp_path / "ctx" / "scores.tsv.gz")
-    assert con[0] == gen[0]
+    assert con[0][:5] == gen[0][:5]  # float32 sums in other orders (shared reference)
+    np.testing.assert_allclose(np.float64(con[0][5:]), np.float64(gen[0][5:]), atol=1e-6)
     assert con[1] != gen[1]  # genome mode centres that variant, context mode the element
     g = Geometry.of(spec)
     ref = np.full((1, 512), N_CODE, np.uint8)
