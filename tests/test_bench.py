@@ -26,6 +26,7 @@ EXPECTED = {
     "attention_probe.py": r"(?m)^expr_e0\t0\t0\t\d+\t[\d.]+\t[\d.]+$",
     "cagi5_kmer.py": r"mean over elements \(test split\): Spearman -?[\d.]+ \[-?[\d.]+, -?[\d.]+\]",
     "classes_ami.py": r"k-means \(same K, same features\)\s+\d+\s+-?[\d.]+",
+    "kmer_baseline.py": r"\| \*\*mean\*\* \| pearson \| n/a \| -?[\d.]+ \| [\d.]+ \| n/a \|",
     "predict_throughput.py": r"ratio ours RC off / naive: [\d.]+x",
     "data_loader.py": r"\*\*ratio ours \(1 process\) / naive\*\* \| \*\*\d+x\*\*",
     "gpu_profile.py": r"\| \*\*sum of parts\*\* \|.*\n\nSequences/s these parts allow",
