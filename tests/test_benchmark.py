@@ -150,6 +150,13 @@ def test_mean_over_elements_with_stratified_interval_and_selection(tmp_path):
     assert set(body["per_group"]) == set(names) and body["all"]["n"] == 3 * test.sum()
     tsv = (tmp_path / "o" / "spearman.tsv").read_text().splitlines()
     assert [line.split("\t")[2] for line in tsv[1:3]] == ["all", "mean over elements"]
+    train_only = _tsv(
+        tmp_path / "train.tsv",
+        ["chrom", "pos", "ref", "alt", "value", "element", "split"],
+        [("X", 1, "A", "G", 0.5, "E1", "train"), ("X", 2, "A", "G", 0.1, "E1", "train")],
+    )
+    with pytest.raises(ValueError, match="every matched variant is on that split"):
+        run_benchmark(scores, train_only, tmp_path / "t", select_on="train")
 
 
 def test_per_track_truth_with_auroc(tmp_path):

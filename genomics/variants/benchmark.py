@@ -338,6 +338,11 @@ def _one_value(scores, measured, i_s, i_m, *, score, select_on, n_boot, seed):
                 f"select_on {select_on!r}: no matched variant has that split "
                 f"(splits: {', '.join(sorted(set(split))[:6])})"
             )
+        if on.all():
+            raise ValueError(
+                f"select_on {select_on!r}: every matched variant is on that split, none is "
+                "left to report on; score the other split's variants too"
+            )
         columns = list(scores)[5:]
         score, sign, rho = _select(scores, y, i_s, on, columns, g)
         report = ~on
