@@ -208,7 +208,7 @@ def read_table_records(path: str | Path) -> Iterator[_Record]:
     with open(path, "rb") as fh:
         opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
     with opener(path, "rt", newline="") as fh:
-        rows = csv.reader(fh, delimiter="\t")
+        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)  # a row a line
         head, line = None, 0
         for line, row in enumerate(rows, start=1):
             if head is None:
