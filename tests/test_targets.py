@@ -680,9 +680,49 @@ def test_track_longer_than_the_genome_is_a_warning(tmp_path, caplog):
     assert "2 chromosome(s) do not fit the genome store" in text
     assert "chr1: 400 bp in the bigWig, 100 bp in the genome" in text
     assert "chrM: 48 bp in the bigWig, 50 bp in the genome" in text
-    assert "chr1: 2 of its 3 intervals start past the genome's end (100 bp)" in text
+    assert (
+        "chr1: 2 of its 3 intervals run past the genome's end (100 bp; 2 start beyond it)" in text
+    )
     store = TargetStore(tmp_path / "t")
     assert store.bins("chr1")[:, 0].sum() == pytest.approx(10.0)  # bases 90-100 only
+
+
+def test_narrowpeak_quirks_gz_extra_columns_naming_and_past_the_end(tmp_path, caplog):
+    """A gzipped narrowPeak with columns past the tenth, ``7`` for the genome's ``chr7``, a
+    contig the genome lacks, and peaks running past the chromosome's end: cut there and
+    counted in the log, not an error."""
+    genome = _genome(tmp_path, {"chr7": 95})
+    path = _bed(
+        tmp_path / "ChIPseq.x.narrowPeak.gz",
+        [
+            'track type=narrowPeak name="x"',
+            "7\t10\t30\tp1\t0\t.\t5.1\t-1\t3.2\t10\textra\t42",
+            "7\t85\t120\tp2\t0\t.\t4.0\t-1\t2.0\t5",  # runs past the end (95)
+            "7\t200\t210\tp3\t0\t.\t4.0\t-1\t2.0\t5",  # wholly past it
+            "GL000192.1\t0\t10\tp4\t0\t.\t4.0\t-1\t2.0\t5",  # not in the genome
+        ],
+    )
+    with caplog.at_level(logging.WARNING, logger="genomics.data.targets"):
+        build_target_store(genome, [{"name": "x", "path": str(path)}], tmp_path / "t", bin_size=10)
+    assert "chr7: 2 of its 3 intervals run past the genome's end (95 bp; 1 start beyond it)" in (
+        caplog.text
+    )
+    got = TargetStore(tmp_path / "t").bins("chr7")[:, 0]
+    np.testing.assert_allclose(got, [0, 1, 1, 0, 0, 0, 0, 0, 0.5, 1.0])  # last bin: 90-95
+
+
+@pytest.mark.parametrize(
+    "lines", [[], ["track name=x", "# no peaks today"], ["chr1\t5\t5"]], ids=str
+)
+def test_empty_peak_file_is_an_error_naming_it(tmp_path, lines):
+    """No peak at all is a failed peak call or a cut file far more often than a real empty
+    set: an all-zero track would train on nothing, so the build stops and says so."""
+    genome = _genome(tmp_path, {"chr1": 40})
+    path = _bed(tmp_path / "empty.narrowPeak.gz", lines)
+    with pytest.raises(
+        ValueError, match=r"track 'e': .*empty\.narrowPeak\.gz holds no peaks .*leave the track out"
+    ):
+        build_target_store(genome, [{"name": "e", "path": str(path)}], tmp_path / "t", bin_size=10)
 
 
 def test_negative_coverage_is_an_error(tmp_path):

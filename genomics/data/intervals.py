@@ -90,7 +90,7 @@ def read_peaks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a BED3+ or narrowPeak file (gz or not) into merged intervals per chromosome.
 
     Blank lines and ``#``, ``track`` and ``browser`` lines are skipped; zero-length
-    intervals are ignored.
+    intervals are ignored (a chromosome with nothing else is not listed).
 
     Returns
     -------
@@ -132,10 +132,11 @@ def read_peaks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                 ends.append(end)
         except (OSError, EOFError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not a readable BED/narrowPeak text file ({e})") from None
-    return {
+    merged = {
         chrom: merge_intervals(np.array(s, dtype=np.int64), np.array(e, dtype=np.int64))
         for chrom, (s, e) in raw.items()
     }
+    return {chrom: se for chrom, se in merged.items() if len(se[0])}  # zero-length only: none
 
 
 def read_bed_intervals(

@@ -96,19 +96,27 @@ def _open_source(track: Mapping[str, Any]):
 
         return list(sizes), chunks, mismatch, bw.close
     peaks = read_peaks(path)
-    if not peaks:
-        raise ValueError(f"track {track['name']!r}: {path} holds no intervals")
+    if not peaks:  # a failed peak call or a cut file, more often than a real empty set
+        raise ValueError(
+            f"track {track['name']!r}: {path} holds no peaks (empty, or only header or "
+            "zero-length lines); a track of zeros teaches nothing: check the file, or "
+            "leave the track out of targets.tracks"
+        )
 
     def chunks(name, length, bin_size):
         starts, ends = peaks[name]
         return iter_peak_bins(starts, ends, length, bin_size=bin_size, mode=track["peak_mode"])
 
     def mismatch(name, length):
-        past = int(np.count_nonzero(peaks[name][0] >= length))
-        if not past:
+        starts, ends = peaks[name]
+        over = int(np.count_nonzero(ends > length))
+        if not over:
             return None
-        n = len(peaks[name][0])
-        return False, f"{past} of its {n} intervals start past the genome's end ({length:,} bp)"
+        beyond = int(np.count_nonzero(starts >= length))
+        return False, (
+            f"{over} of its {len(starts)} intervals run past the genome's end ({length:,} bp; "
+            f"{beyond} start beyond it)"
+        )
 
     return list(peaks), chunks, mismatch, lambda: None
 
