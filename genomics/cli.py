@@ -375,9 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--annotation",
         type=Path,
-        help="BED of labelled regions (4th column: state) for class enrichment (default: "
-        "report.annotation, else classes.annotation, else results/sim/elements.bed on "
-        "the synthetic default)",
+        nargs="+",
+        metavar="BED",
+        help="BEDs of labelled regions (4th column: state) for class enrichment, each named "
+        "after its file (default: report.annotation, else classes.annotation, else "
+        "results/sim/elements.bed on the synthetic default)",
     )
     p.add_argument("--out", type=Path, help="report folder (default: <results>/report)")
     p.set_defaults(func=cmd_report)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genomics.classes.annotation import LEGENDS, annotation_paths
 from genomics.data.tracks import track_paths
 
 __all__ = ["stage_inputs"]
@@ -53,8 +54,13 @@ def stage_inputs(cfg: dict[str, Any], *, results: str = "results") -> dict[str, 
     named["predict"] = (
         [("predict.regions", cfg["predict"]["regions"])] if cfg["predict"]["regions"] else []
     )
-    annotation = cfg["classes"]["annotation"]
-    named["classes"] = [("classes.annotation", annotation)] if annotation else []
+    named["classes"] = [
+        (f"classes.annotation {name!r}", path)
+        for name, path in annotation_paths(cfg["classes"]["annotation"]).items()
+    ]
+    legend = cfg["classes"]["state_names"]
+    if legend and legend not in LEGENDS:
+        named["classes"].append(("classes.state_names", legend))
     for stage in named.values():
         for key, path in stage:
             if not _made_by_workflow(str(path), results) and not Path(path).is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import subprocess
@@ -22,7 +23,18 @@ from genomics.classes import (
     load_classes,
     open_store,
 )
-from genomics.classes.regions import bin_labels, excluded_bins, read_bed
+from genomics.classes.annotation import (
+    NONE,
+    Enrichment,
+    annotate,
+    annotation_paths,
+    bin_states,
+    consensus_states,
+    log2_enrichment,
+    read_legend,
+)
+from genomics.classes.annotation import display_name as state_name
+from genomics.classes.regions import excluded_bins, read_bed
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.data.targets import FORMAT_VERSION, TargetStore
 from genomics.io import StoreError, write_manifest
@@ -242,35 +254,190 @@ def test_track_kinds_checked():
         model.check_tracks(["pk", "cov"], ["peaks", "coverage"], "s", "redo")
 
 
-def test_bin_labels_overlapping_regions():
-    regions = {
-        "c": (np.array([0, 100, 150]), np.array([1000, 200, 160]), np.array(["A", "B", "C"]))
-    }
-    got = bin_labels(regions, "c", np.array([0, 1, 2, 3, 20]), 100, missing="-")
-    # centres 50, 150, 250, 350, 2050: A; C starts last before 150 (and covers it); A; A; none
-    assert list(got) == ["A", "C", "A", "A", "-"]
-
-
-def test_annotation_names_classes(tmp_path, planted):
-    store, truth = planted
-    lines = []
-    for chrom in store.chroms:
-        for b in np.flatnonzero(truth[chrom] == 0):
-            lines.append(f"{chrom}\t{b * BIN}\t{(b + 1) * BIN}\tEnh\n")
-    lines.append(f"{store.chroms[0]}\t0\t10\tOther\n")
-    (tmp_path / "states.bed").write_text("".join(lines))
-    model = fit_classes(store, **FIT, annotation=tmp_path / "states.bed")
-    (first,) = [i for i, top in enumerate(model.top_tracks) if top.startswith("track0")]
-    assert model.names[first] == "track0+track4+track1 | Enh"
-    assert model.info["annotation_log2_enrichment"][first] > 1
-
-
 def test_annotation_needs_a_state_column(tmp_path, planted):
     (tmp_path / "x.bed").write_text("chr1\t0\t100\n")
     with pytest.raises(
         ValueError, match=r"classes.annotation: .*x.bed line 1: expected at least 4"
     ):
         read_bed(tmp_path / "x.bed", ["chr1"], named=True, key="classes.annotation")
+
+
+# ---------------------------------------------------------------- classes against annotations
+
+
+def _toy_regions(tmp_path):
+    """Bins of 10 bp on c (8 bins) and d (3 bins, no region): A A B B B B A B | - - -."""
+    bed = tmp_path / "toy.bed"
+    bed.write_text("c\t0\t20\tA\nc\t25\t60\tB\nc\t64\t66\tA\nc\t70\t80\tB\n")
+    labels = {
+        "c": np.array([0, 0, 1, 1, 1, 1, 1, -1], np.int16),
+        "d": np.array([0, 1, 1], np.int16),
+    }
+    return bed, labels, read_bed(bed, list(labels), named=True)
+
+
+def test_enrichment_and_ami_hand_computed(tmp_path):
+    bed, labels, regions = _toy_regions(tmp_path)
+    e = annotate(labels, regions, name="toy", path=bed, n_classes=2, bin_size=10)
+    assert e.states == ["A", "B", NONE] and e.names == ["A", "B", NONE]
+    # bin 2 (20-30): B covers 5 bases; bin 6 (60-70): A covers 2; bin 7 is unassigned
+    assert e.counts.tolist() == [[2, 0, 1], [1, 4, 2]]
+    # 10 bins: class 0 has 3, class 1 7; A 3, B 4, (none) 3
+    np.testing.assert_allclose(e.expected[0], [0.9, 1.2, 0.9])
+    assert e.log2[0, 0] == pytest.approx(np.log2(3 / 1.9))
+    assert e.log2[1, 1] == pytest.approx(np.log2(5 / 3.8))
+    np.testing.assert_allclose(log2_enrichment(e.counts), e.log2)
+    # AMI over the bins with a class and a state (c 0-6), as scikit-learn has it
+    want = adjusted_mutual_info_score([0, 0, 1, 1, 1, 1, 1], ["A", "A", "B", "B", "B", "B", "A"])
+    assert e.ami == pytest.approx(want) and e.n_bins == 7
+    assert e.top() == ([0, 1], [pytest.approx(np.log2(3 / 1.9)), pytest.approx(np.log2(5 / 3.8))])
+
+
+def test_bin_states_most_bases_ties_and_overlaps():
+    # bin 0: A 0-5 and B 5-10 tie -> the state listed first; bin 1: A 10-14 and 11-14
+    # merge to 4 bases, B 14-20 covers 6 -> B; bin 2: nothing
+    regions = (
+        np.array([0, 5, 10, 11, 14]),
+        np.array([5, 10, 14, 14, 20]),
+        np.array(["A", "B", "A", "A", "B"]),
+    )
+    assert bin_states(regions, ["A", "B"], 3, 10).tolist() == [0, 1, -1]
+    assert bin_states(regions, ["B", "A"], 3, 10).tolist() == [0, 0, -1]
+
+
+def test_states_sort_naturally(tmp_path):
+    bed = tmp_path / "s.bed"
+    bed.write_text("c\t0\t10\tE10\nc\t10\t20\tE2\nc\t20\t30\tE1\n")
+    labels = {"c": np.array([0, 0, 0], np.int16)}
+    regions = read_bed(bed, ["c"], named=True)
+    e = annotate(labels, regions, name="s", path=bed, n_classes=1, bin_size=10)
+    assert e.states == ["E1", "E2", "E10", NONE]
+
+
+def test_state_names_and_legends(tmp_path):
+    assert state_name("E1", {}) == "E1"
+    assert state_name("1_Active_Promoter", {}) == "Active Promoter"
+    assert state_name("12_Repressed", {}) == "Polycomb Repressed"
+    assert state_name("3_Other_Thing", {}) == "Other Thing"
+    broad = read_legend("chromhmm15")
+    assert broad["E1"] == "Active Promoter" and broad["E4"] == broad["E5"] == "Strong Enhancer"
+    assert len(broad) == 15 and broad["E15"] == "Repetitive/CNV"
+    (tmp_path / "legend.tsv").write_text("# state\tname\nE1\tTssA\nE2\tTssFlnk\n")
+    assert read_legend(tmp_path / "legend.tsv") == {"E1": "TssA", "E2": "TssFlnk"}
+    (tmp_path / "bad.tsv").write_text("E1\tTssA\nE2\n")
+    with pytest.raises(ValueError, match=r"bad\.tsv line 2: expected a state and its name"):
+        read_legend(tmp_path / "bad.tsv")
+    with pytest.raises(FileNotFoundError, match="nope.tsv is neither a file nor one of chromhmm15"):
+        read_legend("nope.tsv")
+
+
+def test_annotation_paths_single_list_mapping():
+    assert annotation_paths(None) == {} and annotation_paths([]) == {}
+    assert annotation_paths("a/states.bed.gz") == {"states": Path("a/states.bed.gz")}
+    files = ["d/Gm12878_15state_segments_hg19.bed.gz", "d/K562_15state_segments_hg19.bed.gz"]
+    assert list(annotation_paths(files)) == ["Gm12878", "K562"]
+    assert annotation_paths({"x y": "a.bed"}) == {"x y": Path("a.bed")}
+    with pytest.raises(ValueError, match="several files would be named 'a'; give a mapping"):
+        annotation_paths(["one/a.bed", "two/a.bed.gz"])
+    with pytest.raises(ValueError, match="report.annotation: expected a path"):
+        annotation_paths(3, key="report.annotation")
+
+
+def _enrichment(name, counts, states=("X", "Y"), names=None):
+    states = [*states, NONE]
+    return Enrichment(name, Path(f"{name}.bed"), states, names or states, np.array(counts), 0.0)
+
+
+def test_a_class_takes_a_state_name_only_above_the_threshold():
+    agree = [[40, 2, 8], [10, 40, 900]]  # class 0 X-rich (log2 3.5); class 1 Y at about 0
+    other = [[5, 40, 5], [45, 2, 903]]  # an annotation that disagrees: class 0 Y-rich
+    enrs = [_enrichment("a", agree), _enrichment("b", agree), _enrichment("c", other)]
+    states, medians = consensus_states(enrs, 2)
+    assert states == ["X", ""]
+    x0 = [log2_enrichment(np.array(c))[0, 0] for c in (agree, agree, other)]
+    assert medians[0] == pytest.approx(np.median(x0)) and medians[0] > 3
+    assert -0.1 < medians[1] < 1  # Y is class 1's best state, but below the threshold
+    assert consensus_states(enrs, 2, min_log2=-1.0)[0] == ["X", "Y"]
+    # too few of the class's bins in the state: not enriched there, whatever the ratio
+    assert consensus_states(enrs, 2, min_bins=50)[0] == ["", ""]
+    # states sharing a name are pooled: ChromHMM's E4 and E5 are both Strong Enhancer
+    pooled = _enrichment("p", [[3, 3, 4], [0, 0, 90]], ("E4", "E5"), ["SE", "SE", NONE])
+    assert consensus_states([pooled], 2)[0] == ["SE", ""]  # 6 bins together, 3 alone
+
+
+def _state_beds(tmp_path, store, truth):
+    """Two annotations marking the planted group 0 (as ``Enh``, and UCSC-style as
+    ``7_Enh``), gzipped, named like ChromHMM files."""
+    paths = []
+    for i, label in enumerate(("Enh", "7_Enh")):
+        lines = [
+            f"{chrom}\t{b * BIN}\t{(b + 1) * BIN}\t{label}\n"
+            for chrom in store.chroms
+            for b in np.flatnonzero(truth[chrom] == 0)
+        ]
+        lines.append(f"{store.chroms[0]}\t0\t10\tOther\n")
+        path = tmp_path / f"Cell{i}_2state_segments.bed.gz"
+        with gzip.open(path, "wt") as fh:
+            fh.write("".join(lines))
+        paths.append(path)
+    return paths
+
+
+def test_several_annotations_written_and_name_classes(tmp_path, planted):
+    store, truth = planted
+    paths = _state_beds(tmp_path, store, truth)
+    out = tmp_path / "c"
+    build_classes(store, out, annotation=[str(p) for p in paths], plot=True, **FIT)
+    model = load_classes(out, store)
+    (first,) = [i for i, top in enumerate(model.top_tracks) if top.startswith("track0")]
+    assert model.names[first] == "track0+track4+track1 | Enh"
+    assert sum(" | " in n for n in model.names) == 1
+    summary = json.loads((out / "enrichment" / "summary.json").read_text())
+    assert list(summary["annotations"]) == ["Cell0", "Cell1"]
+    assigned = model.info["n_bins_assigned"] * (1 - model.info["unassigned_genome_fraction"])
+    for name, s in summary["annotations"].items():
+        assert s["ami"] > 0.3, name  # group 0 against the rest; the classes find the groups
+        assert (out / "enrichment" / f"{name}.png").stat().st_size > 1000
+        text = (out / "enrichment" / f"{name}.tsv").read_text()
+        rows = [r.split("\t") for r in text.splitlines()]
+        assert rows[0] == [
+            "class", "class_name", "state", "state_name", "bins", "expected", "log2_enrichment"
+        ]  # fmt: skip
+        assert len(rows) == 1 + model.n_classes * 3  # Enh, Other, (none) per class
+        enh = [r for r in rows[1:] if r[0] == str(first) and r[3] == "Enh"]
+        assert len(enh) == 1 and float(enh[0][6]) > 1
+        assert sum(int(r[4]) for r in rows[1:]) == pytest.approx(assigned)
+    assert summary["classes"][first]["state"] == "Enh"
+    table = (out / "classes.tsv").read_text().splitlines()
+    assert table[0].endswith("annotation_state\tannotation_log2_enrichment")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["inputs"]["annotation"]) == ["Cell0", "Cell1"]
+    assert "enrichment/summary.json" in manifest["files"]
+    # a rerun without annotations leaves no stale tables
+    build_classes(store, out, plot=False, **FIT)
+    assert not (out / "enrichment").exists()
+    assert all(" | " not in n for n in load_classes(out, store).names)
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "match"),
+    [
+        (None, FileNotFoundError, r"classes.annotation 'bad': BED file .*bad.bed does not exist"),
+        ("chr1\t0\t100", ValueError, r"'bad': .*bad.bed line 3: expected at least 4 columns"),
+        ("chr1\tten\t100\tA", ValueError, r"bad.bed line 3: start and end must be integers"),
+    ],
+)
+def test_bad_annotation_names_file_and_line(tmp_path, planted, line, error, match):
+    store = planted[0]
+    out = tmp_path / "c"
+    build_classes(store, out, plot=False, **FIT)
+    (tmp_path / "good.bed").write_text("chr1\t0\t100\tA\n")
+    bad = tmp_path / "bad.bed"
+    if line is not None:
+        bad.write_text(f"# states\nchr1\t0\t100\tA\n{line}\n")
+    with pytest.raises(error, match=match):
+        build_classes(store, out, annotation=[tmp_path / "good.bed", bad], plot=False, **FIT)
+    load_classes(out, store)  # refused before fitting: the old folder is still trusted
 
 
 # ---------------------------------------------------------------- the class folder
@@ -365,13 +532,49 @@ def test_cli_classes(workspace):
             "classes.n_sample=2000",
             "--set",
             "classes.plot=false",
+            "--set",
+            "classes.annotation=[results/sim/elements.bed]",
         ],
     )
     assert code == 0, err
     manifest = json.loads((root / "results/classes/observed/manifest.json").read_text())
     assert manifest["params"]["n_sample"] == 2000 and manifest["params"]["assign"] == "knn"
+    assert list(manifest["inputs"]["annotation"]) == ["elements"]
+    summary = json.loads((root / "results/classes/observed/enrichment/summary.json").read_text())
+    assert 0 < summary["annotations"]["elements"]["ami"] < 1
     store = open_store(root / "results/targets")
     assert load_classes(root / "results/classes/observed", store).n_classes >= 1
+
+
+def test_cli_bad_annotation_is_one_line(workspace, tmp_path):
+    root, _ = workspace
+    (tmp_path / "states.bed").write_text("chr1\t0\t100\tE1\nchr1\t100\t200\n")
+    argv = ["classes", "--predictions", "results/targets", "--out", str(tmp_path / "c")]
+    code, err = run_cli(root, [*argv, "--set", f"classes.annotation=[{tmp_path}/states.bed]"])
+    assert code == 2 and err.count("\n") == 1
+    assert (
+        "classes.annotation 'states': " in err and "states.bed line 2: expected at least 4" in err
+    )
+    code, err = run_cli(root, [*argv, "--set", "classes.annotation={x: nope.bed}"])
+    assert code == 2 and err.count("\n") == 1 and "'x': BED file nope.bed does not exist" in err
+
+
+def test_stage_inputs_lists_every_annotation(tmp_path):
+    from genomics.config import load_config
+    from genomics.stage_inputs import stage_inputs
+
+    a, b = tmp_path / "a.bed", tmp_path / "b.bed"
+    a.write_text("chr1\t0\t10\tE1\n")
+    cfg = load_config(overrides=[f"classes.annotation=[{a}, {b}]"])
+    with pytest.raises(FileNotFoundError, match=r"classes.annotation 'b': .*b.bed does not exist"):
+        stage_inputs(cfg)
+    b.write_text("chr1\t0\t10\tE2\n")
+    assert stage_inputs(cfg)["classes"] == [str(a), str(b)]
+    cfg = load_config(overrides=[f"classes.annotation={a}", "classes.state_names=chromhmm15"])
+    assert stage_inputs(cfg)["classes"] == [str(a)]
+    cfg = load_config(overrides=[f"classes.state_names={tmp_path}/legend.tsv"])
+    with pytest.raises(FileNotFoundError, match="classes.state_names: .*legend.tsv does not exist"):
+        stage_inputs(cfg)
 
 
 def test_cli_missing_predictions(workspace):

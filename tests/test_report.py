@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from genomics.classes import build_classes
+from genomics.config import load_config
 from genomics.data.genome import GenomeStore
 from genomics.data.predictions import PredictionStore
 from genomics.io import write_manifest
-from genomics.report import RunFiles, build_report, page_name
-from genomics.report.enrichment import annotation_enrichment
+from genomics.report import RunFiles, annotations_for, build_report, page_name
 from genomics.report.html import Table, cell
 from genomics.report.locations import bins_per_chrom, example_loci
 from genomics.report.variant_scores import class_columns, read_variant_scores
@@ -252,15 +252,46 @@ def test_example_loci_and_counts_hand_made():
     assert not example_loci(labels, 5, n=2, width=4)
 
 
-def test_enrichment_hand_made(tmp_path):
-    bed = tmp_path / "a.bed"
-    bed.write_text("c\t0\t20\tx\nc\t60\t61\ty\n")
-    labels = {"c": np.array([0, 0, 1, 1, 1, 1, 1, -1], dtype=np.int16)}
-    e = annotation_enrichment(bed, labels, 2, bin_size=10)
-    assert e.states == ["x", "y", "(none)"]
-    assert e.counts.tolist() == [[2, 0, 0], [0, 1, 4]]
-    expected = 2 * 2 / 7  # class 0 has 2 of 7 bins; x holds 2 of 7
-    assert e.log2[0, 0] == pytest.approx(np.log2(3 / (expected + 1)))
+def _segments(path: Path, sizes: dict[str, int], *, step: int = 5000) -> Path:
+    """A ChromHMM-like segmentation (UCSC labels) tiling each chromosome in 5-kb steps."""
+    states = ["1_Active_Promoter", "13_Heterochrom/lo", "13_Heterochrom/lo", "8_Insulator"]
+    with gzip.open(path, "wt") as fh:
+        for chrom, n in sizes.items():
+            for i, start in enumerate(range(0, n, step)):
+                fh.write(f"{chrom}\t{start}\t{min(start + step, n)}\t{states[i % 4]}\n")
+    return path
+
+
+def test_several_annotations_heat_maps_and_ami(run, tmp_path):
+    sizes = dict(line.split() for line in (run / "genome" / "chrom.sizes").read_text().splitlines())
+    seg = _segments(tmp_path / "seg.bed.gz", {c: int(n) for c, n in sizes.items()})
+    files = RunFiles(run, NAME, {"elements": run / "sim" / "elements.bed", "segments": seg})
+    out = tmp_path / "report"
+    build_report(files, out, n_loci=0)
+    pages = _check_pages(out)
+    index = (out / "index.html").read_text()
+    assert "Classes against annotations" in index and 'id="annotations"' in index
+    assert index.count("Adjusted mutual information") == 2
+    for name in ("elements", "segments"):
+        assert f"enrichment heat map of {name}" in index
+    n = len(pages["index.html"].imgs)
+    build_report(RunFiles(run, NAME, run / "sim" / "elements.bed"), tmp_path / "one", n_loci=0)
+    assert n == len(_parse(tmp_path / "one" / "index.html").imgs) + 1  # a heat map each
+    page = (out / page_name(0)).read_text()
+    assert page.count("(AMI ") == 2 and "segments (AMI" in page and "elements (AMI" in page
+    assert "Active Promoter" in page and "Heterochrom/lo" in page  # UCSC labels named
+
+
+def test_annotations_from_the_config(tmp_path):
+    cfg = load_config(overrides=["classes.annotation=[x/A_seg.bed, x/B_seg.bed]"])
+    assert annotations_for(cfg, tmp_path) == {"A": Path("x/A_seg.bed"), "B": Path("x/B_seg.bed")}
+    cfg = load_config(overrides=["report.annotation={mine: m.bed}"])
+    assert annotations_for(cfg, tmp_path) == {"mine": Path("m.bed")}
+    cfg = load_config(overrides=[f"genome.fasta={tmp_path}/sim/genome.fa"])
+    assert annotations_for(cfg, tmp_path) == {}
+    assert annotations_for(cfg, tmp_path, must_exist=False) == {
+        "elements": tmp_path / "sim" / "elements.bed"
+    }
 
 
 def test_class_columns_by_index_or_name(tmp_path):

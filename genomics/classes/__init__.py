@@ -5,6 +5,8 @@
 - :func:`class_scores` (:mod:`.scores`): any profile projected onto each class vector
   (variant effects: ``class_scores(alt) - class_scores(ref)``).
 - :func:`assign_profiles`, :func:`iter_assign` (:mod:`.assign`): a class for every bin.
+- :mod:`.annotation`: classes against annotations (ChromHMM states): each bin's state,
+  enrichment of each class in each state, adjusted mutual information, state names.
 - :func:`build_classes`, :func:`classes_from_config` (:mod:`.run`): the whole stage;
   :func:`load_classes` (:mod:`.files`) reads its folder back, checked.
 """

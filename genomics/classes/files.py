@@ -3,7 +3,8 @@
 
 Layout (``results/classes/<model>/``)::
 
-    classes.tsv          class, name, size, genome_fraction, top_tracks (+ annotation state)
+    classes.tsv          class, name, size, genome_fraction, top_tracks (+ annotation state
+                         and its median log2 enrichment, with annotations)
     model.json           tracks, bin size, standardisation (mean, std), PCA centre, names
     pca_components.npy   (c, t) float64, PCA axes in standardised space
     centroids.npy        (k, t) float64, mean standardised profile per class
@@ -12,29 +13,38 @@ Layout (``results/classes/<model>/``)::
     sample_labels.npy    (n,) int16, its class, -1 outside the K classes
     classes.bed          chrom, start, end, class, score: every bin, runs of a class merged
     pca.png              optional, PCA 1-2 of the sample coloured by class
+    enrichment/          with annotations (:mod:`genomics.classes.annotation`):
+      <annotation>.tsv   class, class_name, state, state_name, bins, expected, log2_enrichment
+      <annotation>.png   optional, its classes x states heat map
+      summary.json       AMI and bins compared per annotation, each class's state
     manifest.json        written last (:mod:`genomics.io.manifest`)
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from genomics.classes.annotation import NAME_MIN_BINS, NAME_MIN_LOG2, Enrichment
 from genomics.classes.assign import EXCLUDED
 from genomics.classes.model import ClassModel
 from genomics.io import StoreError, atomic_path, atomic_save_npy, atomic_write_text, read_manifest
 
 __all__ = [
     "COMMAND",
+    "ENRICHMENT",
     "FORMAT_VERSION",
     "KIND",
+    "finite_or_none",
     "load_classes",
     "read_model",
     "save_figure",
     "write_bed",
+    "write_enrichment",
     "write_model",
     "write_table",
 ]
@@ -50,6 +60,7 @@ ARRAYS = {  # file -> ClassModel attribute
     "sample_labels.npy": "sample_labels",
 }
 BED_HEADER = "#chrom\tstart\tend\tclass\tscore\n"
+ENRICHMENT = "enrichment"  # the folder of the per-annotation tables
 
 
 def write_model(out: Path, model: ClassModel) -> list[str]:
@@ -104,10 +115,89 @@ def write_table(out: Path, model: ClassModel) -> str:
         row = [str(i), model.names[i], str(model.sizes[i])]
         row += [f"{model.genome_fraction[i]:.6g}", model.top_tracks[i]]
         if states is not None:
-            row += [states[i], f"{model.info['annotation_log2_enrichment'][i]:.4g}"]
+            fold = model.info["annotation_log2_enrichment"][i]
+            row += [states[i], "" if fold is None else f"{fold:.4g}"]
         rows.append("\t".join(row))
     atomic_write_text(out / "classes.tsv", "\n".join(rows) + "\n")
     return "classes.tsv"
+
+
+def finite_or_none(value: float) -> float | None:
+    """A float for JSON: None for NaN and infinities (not JSON)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^\w.+-]+", "_", name).strip("._") or "annotation"
+
+
+def write_enrichment(
+    out: Path, model: ClassModel, enrichments: list[Enrichment], *, legend=None, plot=True
+) -> list[str]:
+    """Write ``enrichment/<annotation>.tsv`` (and ``.png``) per annotation and
+    ``enrichment/summary.json``; files of annotations no longer named are removed.
+
+    Returns
+    -------
+    list of str: the files written, relative to ``out``.
+    """
+    folder = out / ENRICHMENT
+    folder.mkdir(exist_ok=True)
+    stems = {e.name: _file_stem(e.name) for e in enrichments}
+    if len(set(stems.values())) < len(stems):
+        raise ValueError(f"annotation names {sorted(stems)} do not make distinct file names")
+    files, summary = [], {}
+    for e in enrichments:
+        stem = stems[e.name]
+        fold, expected = e.log2, e.expected
+        rows = ["class\tclass_name\tstate\tstate_name\tbins\texpected\tlog2_enrichment"]
+        for i in range(model.n_classes):
+            for j, (state, name) in enumerate(zip(e.states, e.names, strict=True)):
+                rows.append(
+                    f"{i}\t{model.names[i]}\t{state}\t{name}\t{e.counts[i, j]}\t"
+                    f"{expected[i, j]:.6g}\t{fold[i, j]:.4f}"
+                )
+        atomic_write_text(folder / f"{stem}.tsv", "\n".join(rows) + "\n")
+        files.append(f"{ENRICHMENT}/{stem}.tsv")
+        if plot:
+            from genomics.classes.figures import plot_annotation
+
+            labels = [f"{i}: {model.names[i]}" for i in range(model.n_classes)]
+            save_figure(plot_annotation(e, labels), folder / f"{stem}.png")
+            files.append(f"{ENRICHMENT}/{stem}.png")
+        top, top_log2 = e.top()
+        summary[e.name] = {
+            "path": str(e.path),
+            "file": f"{stem}.tsv",
+            "ami": finite_or_none(e.ami),
+            "n_bins": e.n_bins,
+            "n_bins_classed": int(e.counts.sum()),
+            "states": e.states,
+            "state_names": e.names,
+            "top_state": [e.states[t] if t >= 0 else "" for t in top],
+            "top_log2_enrichment": [finite_or_none(v) for v in top_log2],
+        }
+    body = {
+        "annotations": summary,
+        "state_names": None if legend is None else str(legend),
+        "naming": {"min_median_log2_enrichment": NAME_MIN_LOG2, "min_bins": NAME_MIN_BINS},
+        "classes": [
+            {
+                "class": i,
+                "name": model.names[i],
+                "state": model.info["annotation_state"][i],
+                "median_log2_enrichment": model.info["annotation_log2_enrichment"][i],
+            }
+            for i in range(model.n_classes)
+        ],
+    }
+    atomic_write_text(folder / "summary.json", json.dumps(body, indent=1) + "\n")
+    files.append(f"{ENRICHMENT}/summary.json")
+    keep = {Path(f).name for f in files}
+    for stale in folder.iterdir():
+        if stale.is_file() and stale.name not in keep:
+            stale.unlink()
+    return files
 
 
 def write_bed(

@@ -17,7 +17,6 @@ import numpy as np
 
 from genomics.classes.assign import KNN_EPS, agreement
 from genomics.classes.model import KINDS, UNASSIGNED, ClassModel, to_features
-from genomics.classes.regions import bin_labels, read_bed
 from genomics.classes.sample import Sample, sample_bins
 
 __all__ = ["fit_classes", "knn_graph", "leiden", "name_classes"]
@@ -89,13 +88,14 @@ def name_classes(centroids: np.ndarray, track_names: list[str], states=None):
 
     The name joins the tracks whose mean z is at least half the class's largest one
     (up to three, highest first); a class whose tracks all lie below 0.5 standard
-    deviations over the mean is ``low signal``. With an annotation, `` | <state>`` adds
-    its most enriched state. Repeated names get ``#2``, ``#3``, ...
+    deviations over the mean is ``low signal``. `` | <state>`` adds the state a class takes
+    from the annotations (:func:`genomics.classes.annotation.consensus_states`). Repeated
+    names get ``#2``, ``#3``, ...
 
     Parameters
     ----------
     centroids : np.ndarray, shape (k, t), float; mean standardised profile per class.
-    states : list of str or None, length k; most enriched annotation state per class.
+    states : list of str or None, length k; a state name per class ("" for none).
 
     Returns
     -------
@@ -119,28 +119,6 @@ def name_classes(centroids: np.ndarray, track_names: list[str], states=None):
         if seen[name] > 1:
             names[i] = f"{name} #{seen[name]}"
     return names, tops
-
-
-def _enrichment(labels: np.ndarray, states: np.ndarray, k: int) -> tuple[list[str], list[float]]:
-    """Most enriched annotation state per class, log2(observed / expected) over the sample;
-    only states holding at least 5 of the class's bins count."""
-    kinds, code = np.unique(states, return_inverse=True)
-    table = np.zeros((k, len(kinds)))
-    kept = labels >= 0
-    np.add.at(table, (labels[kept], code[kept]), 1)
-    expected = np.bincount(code, minlength=len(kinds)) / len(code)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fold = np.log2(table / table.sum(1, keepdims=True) / expected)
-    fold[(table < 5) | (kinds == "")[None, :]] = -np.inf
-    best = fold.argmax(1)
-    ok = np.isfinite(fold[np.arange(k), best])
-    return (
-        [str(kinds[b]) if o else "" for b, o in zip(best, ok, strict=True)],
-        [
-            float(fold[i, b]) if o else float("nan")
-            for i, (b, o) in enumerate(zip(best, ok, strict=True))
-        ],
-    )
 
 
 def _check(store, sample: Sample, n_components: int, n_neighbors: int, n_classes: int):
@@ -169,7 +147,6 @@ def fit_classes(
     n_classes: int,
     blacklist: str | Path | None = None,
     genome=None,
-    annotation: str | Path | None = None,
 ) -> ClassModel:
     """Fit sequence classes on a seeded sample of ``store``'s bins.
 
@@ -187,8 +164,6 @@ def fit_classes(
         run that asks for too many is still usable, and the warning says what to change.
     blacklist : BED of regions whose bins are left out, or None.
     genome : a GenomeStore; bins more than half N are left out. None keeps them.
-    annotation : BED whose 4th column is a state (ChromHMM); each class is also named
-        after its most enriched state.
 
     Returns
     -------
@@ -257,15 +232,7 @@ def fit_classes(
     agree = agreement(z, pcs, labels, hold, k=k, n_neighbors=n_neighbors)
     seconds["agreement"] = time.perf_counter() - t0
 
-    states = fold = None
-    if annotation is not None:
-        regions = read_bed(annotation, sample.chroms, named=True, key="classes.annotation")
-        per_bin = np.empty(len(sample), dtype=object)
-        for i, chrom in enumerate(sample.chroms):
-            at = sample.chrom_index == i
-            per_bin[at] = bin_labels(regions, chrom, sample.bins[at], store.bin_size)
-        states, fold = _enrichment(labels, per_bin.astype(str), k)
-    class_names, tops = name_classes(centroids, names, states)
+    class_names, tops = name_classes(centroids, names)
     info = {
         "params": {
             "n_sample": n_sample,
@@ -283,9 +250,6 @@ def fit_classes(
         "agreement": agree,
         "seconds": {key: round(v, 3) for key, v in seconds.items()},
     }
-    if states is not None:
-        info["annotation_state"] = states
-        info["annotation_log2_enrichment"] = fold
     log.info(
         "%d clusters in %d sampled bins; %d kept as classes (%.1f%% of the sample unassigned)",
         n_found,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from genomics.data.chroms import ChromAliases
 
-__all__ = ["bin_labels", "excluded_bins", "read_bed"]
+__all__ = ["excluded_bins", "read_bed"]
 
 log = logging.getLogger(__name__)
 
@@ -126,46 +125,4 @@ def excluded_bins(
         np.add.at(edges, first, 1)
         np.add.at(edges, last, -1)
         out |= np.cumsum(edges[:-1]) > 0
-    return out
-
-
-def bin_labels(
-    regions: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-    chrom: str,
-    bins: np.ndarray,
-    bin_size: int,
-    *,
-    missing: str = "",
-) -> np.ndarray:
-    """The label of the region holding each bin's centre (the one starting last, if several).
-
-    Parameters
-    ----------
-    regions : from :func:`read_bed` with ``named=True``.
-    bins : np.ndarray, shape (n,), int; bin indices on ``chrom``.
-    missing : the label of a bin no region holds.
-
-    Returns
-    -------
-    np.ndarray, shape (n,), str
-    """
-    bins = np.asarray(bins, dtype=np.int64)
-    if chrom not in regions:
-        return np.full(len(bins), missing, dtype=object)
-    starts, ends, labels = regions[chrom]
-    centre = bins * bin_size + bin_size // 2
-    i = np.searchsorted(starts, centre, side="right") - 1
-    # intervals may overlap: the one starting last before the centre may end before it
-    # while an earlier, longer one still covers it; a running max of ends finds those
-    reach = np.maximum.accumulate(ends)
-    inside = (i >= 0) & (reach[np.maximum(i, 0)] > centre)
-    out = np.full(len(bins), missing, dtype=object)
-    hit = np.flatnonzero(inside)
-    direct = ends[i[hit]] > centre[hit]
-    out[hit[direct]] = labels[i[hit[direct]]]
-    for j in hit[~direct]:  # rare: an earlier interval covers it
-        k = i[j]
-        while ends[k] <= centre[j]:
-            k -= 1
-        out[j] = labels[k]
     return out

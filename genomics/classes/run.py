@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from genomics.classes.annotation import (
+    LEGENDS,
+    annotate_all,
+    annotation_paths,
+    consensus_states,
+    read_annotations,
+    read_legend,
+)
 from genomics.classes.assign import ASSIGN_METHODS, iter_assign
 from genomics.classes.files import (
     COMMAND,
+    ENRICHMENT,
     FORMAT_VERSION,
     KIND,
+    finite_or_none,
     save_figure,
     write_bed,
+    write_enrichment,
     write_model,
     write_table,
 )
-from genomics.classes.fit import fit_classes
+from genomics.classes.fit import fit_classes, name_classes
 from genomics.classes.sample import leave_out
 from genomics.io import (
     StoreError,
@@ -71,13 +83,21 @@ def _input(path) -> dict | None:
     return None if path is None else {"path": str(path), "fingerprint": fingerprint(path)}
 
 
+def _kept(chunks, labels: dict):
+    """Pass ``iter_assign``'s chunks on, keeping each chromosome's labels in ``labels``."""
+    for chrom, lab, scores in chunks:
+        labels[chrom] = lab
+        yield chrom, lab, scores
+
+
 def build_classes(
     store,
     out: str | Path,
     *,
     genome=None,
     blacklist: str | Path | None = None,
-    annotation: str | Path | None = None,
+    annotation=None,
+    state_names: str | Path | None = None,
     assign: str = "score",
     plot: bool = True,
     progress: bool | None = None,
@@ -90,7 +110,13 @@ def build_classes(
     store : a PredictionStore or TargetStore.
     genome : the GenomeStore the store was made from: mostly-N bins are left out of the
         sample and of the BED, and the BED's last bin per chromosome ends at its length.
-    blacklist, annotation : see :func:`genomics.classes.fit_classes`.
+    blacklist : see :func:`genomics.classes.fit_classes`.
+    annotation : BEDs whose 4th column is a state (ChromHMM): a path, a list of paths or a
+        mapping name -> path (:func:`genomics.classes.annotation.annotation_paths`). Each is
+        compared with the classes over every assigned bin (``enrichment/``), and a class
+        the annotations agree on is named after its state.
+    state_names : a legend for the states: ``chromhmm15`` or a TSV of state and name
+        (:func:`genomics.classes.annotation.read_legend`).
     assign : "score" or "knn" (see :mod:`genomics.classes.assign`).
     plot : also write ``pca.png``.
     fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes.
@@ -101,26 +127,31 @@ def build_classes(
     """
     if assign not in ASSIGN_METHODS:
         raise ValueError(f"classes.assign {assign!r}: use one of {', '.join(ASSIGN_METHODS)}")
+    paths = annotation_paths(annotation)
+    legend = read_legend(state_names)
+    regions = read_annotations(paths, list(store.chroms))  # bad files stop the run here
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, COMMAND):
-        model = fit_classes(store, genome=genome, blacklist=blacklist, annotation=annotation, **fit)
+        model = fit_classes(store, genome=genome, blacklist=blacklist, **fit)
         invalidate_store(out)  # the fit worked: from here the old folder is not trusted
         lengths = None
         if genome is not None:
             lengths = {c: genome.sizes[genome.resolve(c)] for c in store.chroms}
         total = sum(store.n_bins.values())
         disable = None if progress is None else not progress
+        labels: dict = {}
         with tqdm(total=total, unit="bin", unit_scale=True, desc="assign", disable=disable) as bar:
+            chunks = iter_assign(
+                store,
+                model,
+                method=assign,
+                excluded=leave_out(store, genome, blacklist),
+                progress=bar.update,
+            )
             counts = write_bed(
                 out / "classes.bed",
-                iter_assign(
-                    store,
-                    model,
-                    method=assign,
-                    excluded=leave_out(store, genome, blacklist),
-                    progress=bar.update,
-                ),
+                _kept(chunks, labels) if paths else chunks,
                 bin_size=store.bin_size,
                 n_classes=model.n_classes,
                 lengths=lengths,
@@ -130,7 +161,26 @@ def build_classes(
         model.info["assign"] = assign
         model.info["unassigned_genome_fraction"] = float(counts[-1] / assigned)
         model.info["n_bins_assigned"] = int(counts.sum())
-        files = write_model(out, model) + [write_table(out, model), "classes.bed"]
+        enrichments = annotate_all(
+            labels,
+            paths,
+            regions,
+            n_classes=model.n_classes,
+            bin_size=store.bin_size,
+            legend=legend,
+        )
+        del labels
+        files = []
+        if enrichments:
+            states, fold = consensus_states(enrichments, model.n_classes)
+            model.names = name_classes(model.centroids, model.track_names, states)[0]
+            model.info["annotation_state"] = states
+            model.info["annotation_log2_enrichment"] = [finite_or_none(v) for v in fold]
+            model.info["annotation_ami"] = {e.name: finite_or_none(e.ami) for e in enrichments}
+            files += write_enrichment(out, model, enrichments, legend=state_names, plot=plot)
+        else:
+            shutil.rmtree(out / ENRICHMENT, ignore_errors=True)  # an earlier run's
+        files += write_model(out, model) + [write_table(out, model), "classes.bed"]
         if plot:
             from genomics.classes.figures import plot_pca
 
@@ -140,14 +190,19 @@ def build_classes(
             out,
             kind=KIND,
             format_version=FORMAT_VERSION,
-            params={**fit, "assign": assign},
+            params={
+                **fit,
+                "assign": assign,
+                "state_names": None if state_names is None else str(state_names),
+            },
             inputs={
                 "predictions": {"path": str(store.path), "digest": store.digest},
                 "genome": None
                 if genome is None
                 else {"path": str(genome.path), "digest": genome.digest},
                 "blacklist": _input(blacklist),
-                "annotation": _input(annotation),
+                "annotation": {name: _input(path) for name, path in paths.items()},
+                "state_names": None if str(state_names) in LEGENDS else _input(state_names),
             },
             files=files,
             extra={"tracks": model.track_names, "n_classes": model.n_classes},
@@ -178,6 +233,7 @@ def classes_from_config(
         genome=GenomeStore(genome_dir),
         blacklist=cfg["windows"]["blacklist"],
         annotation=c["annotation"],
+        state_names=c["state_names"],
         assign=c["assign"],
         plot=c["plot"],
         n_sample=c["n_sample"],

@@ -8,7 +8,7 @@
 - Figures in :mod:`.figures`, HTML pieces in :mod:`.html`, templates in ``templates/``.
 """
 
-from genomics.report.build import annotation_for, build_report, page_name, report_from_config
+from genomics.report.build import annotations_for, build_report, page_name, report_from_config
 from genomics.report.run_files import RunFiles
 
-__all__ = ["RunFiles", "annotation_for", "build_report", "page_name", "report_from_config"]
+__all__ = ["RunFiles", "annotations_for", "build_report", "page_name", "report_from_config"]

@@ -13,16 +13,25 @@ from pathlib import Path
 import numpy as np
 
 from genomics.classes import ClassModel
+from genomics.classes.annotation import (
+    NONE,
+    Enrichment,
+    annotate_all,
+    annotation_paths,
+    consensus_states,
+    read_annotations,
+    read_legend,
+)
+from genomics.classes.figures import plot_annotation, plot_enrichment
 from genomics.io import atomic_write_text
 from genomics.report import figures as F
-from genomics.report.enrichment import Enrichment, annotation_enrichment
 from genomics.report.html import Table, embed_figure, embed_png, render
 from genomics.report.locations import bins_per_chrom, example_loci
 from genomics.report.provenance import input_files, software, stores
 from genomics.report.run_files import RunFiles, read_class_bed, read_tsv
 from genomics.report.variant_scores import VariantScores, read_variant_scores
 
-__all__ = ["annotation_for", "build_report", "page_name", "report_from_config"]
+__all__ = ["annotations_for", "build_report", "page_name", "report_from_config"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,7 @@ METRIC_COLUMNS = {
 }
 CLASS_COLUMNS = [
     ("class", "class number; the link opens its page"),
-    ("name", "the tracks at least half as high as its highest (z), + its top annotation state"),
+    ("name", "the tracks at least half as high as its highest (z), + its annotation state"),
     ("sampled bins", "bins of the clustered sample in the class"),
     ("genome fraction", "fraction of all assigned bins of the genome in the class"),
     ("top tracks", "the three tracks with the highest mean z-score in the class"),
@@ -70,7 +79,7 @@ def _units(kinds) -> list[str]:
     return ["probability" if k == "peaks" else "signal/bin" for k in kinds]
 
 
-def _index_context(files: RunFiles, model, spec, *, enrichment, variants, counts, bin_size):
+def _index_context(files: RunFiles, model, spec, *, enrichments, variants, counts, bin_size):
     metrics = files.metrics()
     cols = list(metrics[0]) if metrics else list(METRIC_COLUMNS)
     metric_table = Table.of(
@@ -103,17 +112,17 @@ def _index_context(files: RunFiles, model, spec, *, enrichment, variants, counts
         for k_ in range(k)
     ]
     class_cols = list(CLASS_COLUMNS)
-    if enrichment is not None:
-        best = enrichment.log2[:, :-1].argmax(1) if enrichment.log2.shape[1] > 1 else None
+    if enrichments:
+        top, fold = consensus_states(enrichments, k, min_log2=-np.inf)
         class_cols.append(
-            ("top state", "annotation state most enriched in the class (log2 obs/exp)")
+            (
+                "top state",
+                "annotation state most enriched in the class: median log2(observed / expected) "
+                "over the annotations holding it",
+            )
         )
-        for k_, row in enumerate(class_rows):
-            if best is None:
-                row.append("")
-            else:
-                s = best[k_]
-                row.append(f"{enrichment.states[s]} ({enrichment.log2[k_, s]:+.2f})")
+        for row, state, value in zip(class_rows, top, fold, strict=True):
+            row.append(f"{state} ({value:+.2f})" if state and np.isfinite(value) else "")
     class_table = Table.of(
         "classes", class_cols, class_rows, links={0: [page_name(i) for i in range(k)]}
     )
@@ -141,15 +150,34 @@ def _index_context(files: RunFiles, model, spec, *, enrichment, variants, counts
                 "The clustered sample on its first two principal components.",
             )
         )
-    if enrichment is not None:
-        class_figs.append(
-            embed_figure(
-                F.plot_enrichment(enrichment.log2, enrichment.states, labels),
-                "annotation enrichment heat map",
-                f"Enrichment of annotation states ({enrichment.path.name}) in each class: "
-                "log2 of observed over expected bins (expected: the state's genome share).",
+    annotation_table = None
+    if enrichments:
+        annotation_table = Table.of(
+            "annotations",
+            [
+                ("annotation", "its name (report.annotation or classes.annotation)"),
+                ("file", "the BED of labelled regions"),
+                ("states", "states in the file"),
+                ("bins compared", "assigned bins that a region of the annotation touches"),
+                ("AMI", "adjusted mutual information of class and state over those bins "
+                 "(0: independent, 1: the same partition)"),
+            ],
+            [
+                [e.name, str(e.path), len(e.states) - 1, e.n_bins, e.ami]
+                for e in enrichments
+            ],
+        )  # fmt: skip
+        for e in enrichments:
+            class_figs.append(
+                embed_figure(
+                    plot_annotation(e, labels),
+                    f"enrichment heat map of {e.name}",
+                    f"Enrichment of the states of {e.name} ({e.path.name}) in each class: log2 "
+                    "of (observed + 1) over (expected + 1) bins, expected = the class's bins x "
+                    f"the state's share. Adjusted mutual information {e.ami:.3f} over "
+                    f"{e.n_bins:,} bins.",
+                )
             )
-        )
     manifests = files.manifests()
     inputs = Table.of(
         "inputs",
@@ -177,6 +205,7 @@ def _index_context(files: RunFiles, model, spec, *, enrichment, variants, counts
         "eval_figs": eval_figs,
         "class_table": class_table,
         "class_figs": class_figs,
+        "annotation_table": annotation_table,
         "inputs": inputs,
         "stores": store_table,
         "software": software(),
@@ -261,6 +290,56 @@ def _benchmark(files: RunFiles) -> dict | None:
     return {"folder": str(folder), "tables": tables, "figs": figs, "facts": facts}
 
 
+def _class_enrichment(k: int, enrichments: list[Enrichment]) -> dict:
+    """Class ``k`` against every annotation: one line each (its most enriched state), a
+    heat strip (annotations x states) and the full table."""
+    lines, rows, columns = [], [], {}
+    for e in enrichments:
+        fold, expected = e.log2[k], e.expected[k]
+        for j, (state, name) in enumerate(zip(e.states, e.names, strict=True)):
+            columns.setdefault(state, state if state == name else f"{state} {name}")
+            rows.append([e.name, state, name, int(e.counts[k, j]), float(expected[j]), fold[j]])
+        top, value = e.top()
+        if top[k] < 0:
+            lines.append(f"{e.name} (AMI {e.ami:.3f}): no state")
+            continue
+        j = top[k]
+        lines.append(
+            f"{e.name} (AMI {e.ami:.3f}): most enriched in {columns[e.states[j]]}, log2 "
+            f"{value[k]:+.2f} ({e.counts[k, j]:,} bins, {expected[j]:,.0f} expected)"
+        )
+    if not any(e.counts[:, -1].any() for e in enrichments):  # every bin has a state
+        columns.pop(NONE)
+    grid = np.full((len(enrichments), len(columns)), np.nan)
+    index = {state: i for i, state in enumerate(columns)}
+    for r, e in enumerate(enrichments):
+        for j, state in enumerate(e.states):
+            if state in index:
+                grid[r, index[state]] = e.log2[k, j]
+    return {
+        "lines": lines,
+        "fig": embed_figure(
+            plot_enrichment(grid, list(columns.values()), [e.name for e in enrichments]),
+            f"annotation enrichment of class {k}",
+            "log2 of (observed + 1) over (expected + 1) bins of this class in each state of "
+            "each annotation (expected: the class's bins x the state's share of all "
+            "assigned bins); blank: a state the annotation does not have.",
+        ),
+        "table": Table.of(
+            "enrichment",
+            [
+                ("annotation", "the annotation's name"),
+                ("state", "annotation state (4th column of its BED)"),
+                ("name", "the state's name (classes.state_names)"),
+                ("bins", "bins of this class in the state (the state covering most of a bin)"),
+                ("expected", "the class's bins x the state's share of all assigned bins"),
+                ("log2 obs/exp", "log2((bins + 1) / (expected + 1))"),
+            ],
+            rows,
+        ),
+    }
+
+
 def _class_context(
     k: int,
     model: ClassModel,
@@ -269,7 +348,7 @@ def _class_context(
     labels: dict[str, np.ndarray],
     counts: dict[str, np.ndarray],
     *,
-    enrichment: Enrichment | None,
+    enrichments: list[Enrichment],
     variants: VariantScores | None,
     n_loci: int,
     locus_bins: int,
@@ -347,29 +426,8 @@ def _class_context(
         "enrichment": None,
         "variants": None,
     }
-    if enrichment is not None:
-        rows = [
-            [s, int(enrichment.counts[k, i]), float(enrichment.log2[k, i])]
-            for i, s in enumerate(enrichment.states)
-        ]
-        ctx["enrichment"] = {
-            "path": str(enrichment.path),
-            "fig": embed_figure(
-                F.plot_enrichment(enrichment.log2, enrichment.states, [label], highlight=k),
-                f"annotation enrichment of class {k}",
-                "log2 of observed over expected bins of this class touching each state "
-                "(expected: the class's bins x the state's genome share; +1 pseudocount).",
-            ),
-            "table": Table.of(
-                "enrichment",
-                [
-                    ("state", "annotation state (4th column of the annotation BED)"),
-                    ("bins", "bins of this class that a region of the state touches"),
-                    ("log2 obs/exp", "log2((bins + 1) / (expected + 1))"),
-                ],
-                rows,
-            ),
-        }
+    if enrichments:
+        ctx["enrichment"] = _class_enrichment(k, enrichments)
     if variants is not None and variants.have[k]:
         d = variants.delta[:, k]
         vcols = [(a, b) for a, b in VARIANT_COLUMNS]
@@ -399,6 +457,7 @@ def build_report(
     locus_bins: int = 160,
     tracks_per_locus: int = 6,
     top_variants: int = 10,
+    state_names: str | Path | None = None,
 ) -> list[Path]:
     """Write ``index.html`` and ``class-<k>.html`` for every class into ``out``.
 
@@ -409,6 +468,7 @@ def build_report(
     locus_bins : bins drawn per example locus.
     tracks_per_locus : the class's top tracks drawn at each locus.
     top_variants : variants listed as raising and as lowering each class.
+    state_names : a legend for the annotation states (``classes.state_names``).
 
     Returns
     -------
@@ -427,11 +487,16 @@ def build_report(
     targets = files.targets()
     labels = read_class_bed(files.class_bed(), store.n_bins, store.bin_size)
     counts = bins_per_chrom(labels, model.n_classes)
-    enrichment = None
-    if files.annotation is not None:
-        enrichment = annotation_enrichment(
-            files.annotation, labels, model.n_classes, store.bin_size
-        )
+    legend = read_legend(state_names)
+    regions = read_annotations(files.annotations, list(labels), key="report.annotation")
+    enrichments = annotate_all(
+        labels,
+        files.annotations,
+        regions,
+        n_classes=model.n_classes,
+        bin_size=store.bin_size,
+        legend=legend,
+    )
     variants = None
     if (path := files.variant_scores()) is not None:
         variants = read_variant_scores(path, model.names)
@@ -449,7 +514,7 @@ def build_report(
             targets,
             labels,
             counts,
-            enrichment=enrichment,
+            enrichments=enrichments,
             variants=variants,
             n_loci=n_loci,
             locus_bins=locus_bins,
@@ -469,7 +534,7 @@ def build_report(
         files,
         model,
         spec,
-        enrichment=enrichment,
+        enrichments=enrichments,
         variants=variants,
         counts=counts,
         bin_size=store.bin_size,
@@ -481,27 +546,32 @@ def build_report(
     return written
 
 
-def annotation_for(cfg: dict, results: str | Path = "results", *, must_exist=True) -> Path | None:
-    """The annotation the report uses: ``report.annotation``, else ``classes.annotation``,
-    else, on the synthetic default data (``genome.fasta`` is ``<results>/sim/genome.fa``),
-    the simulator's ``sim/elements.bed`` (when it exists, unless ``must_exist`` is False:
-    the workflow names it before the simulator has run)."""
-    for path in (cfg["report"]["annotation"], cfg["classes"]["annotation"]):
-        if path:
-            return Path(path)
+def annotations_for(
+    cfg: dict, results: str | Path = "results", *, must_exist=True
+) -> dict[str, Path]:
+    """The annotations the report uses, name -> path: ``report.annotation``, else
+    ``classes.annotation``, else, on the synthetic default data (``genome.fasta`` is
+    ``<results>/sim/genome.fa``), the simulator's ``sim/elements.bed`` (when it exists,
+    unless ``must_exist`` is False: the workflow names it before the simulator has run)."""
+    for key in ("report", "classes"):
+        found = annotation_paths(cfg[key]["annotation"], key=f"{key}.annotation")
+        if found:
+            return found
     sim = Path(results) / "sim"
     elements = sim / "elements.bed"
     if Path(cfg["genome"]["fasta"]).parent == sim and (elements.is_file() or not must_exist):
-        return elements
-    return None
+        return {"elements": elements}
+    return {}
 
 
 def report_from_config(
     cfg: dict, *, results: str | Path, out: str | Path, annotation=None
 ) -> list[Path]:
-    """:func:`build_report` with the config's ``report`` section and ``model.name``."""
+    """:func:`build_report` with the config's ``report`` section, ``model.name`` and
+    ``classes.state_names``; ``annotation`` (paths, or a mapping name -> path) replaces the
+    config's (:func:`annotations_for`)."""
     r = cfg["report"]
-    files = RunFiles(results, cfg["model"]["name"], annotation or annotation_for(cfg, results))
+    files = RunFiles(results, cfg["model"]["name"], annotation or annotations_for(cfg, results))
     return build_report(
         files,
         out,
@@ -509,4 +579,5 @@ def report_from_config(
         locus_bins=r["locus_bins"],
         tracks_per_locus=r["tracks_per_locus"],
         top_variants=r["top_variants"],
+        state_names=cfg["classes"]["state_names"],
     )

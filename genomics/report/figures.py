@@ -21,7 +21,6 @@ __all__ = [
     "plot_bins_per_chrom",
     "plot_class_profile",
     "plot_class_sizes",
-    "plot_enrichment",
     "plot_locus",
     "plot_profile_heatmap",
     "plot_variant_deltas",
@@ -253,38 +252,4 @@ def plot_variant_deltas(delta: np.ndarray, class_label: str) -> Figure:
     ax.set_ylabel("variants (log scale)")
     ax.set_title(f"{d.size:,} variants; lowering left of 0, raising right", fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
-    return fig
-
-
-def plot_enrichment(
-    log2: np.ndarray, states: Sequence[str], class_labels: Sequence[str], *, highlight=None
-) -> Figure:
-    """Enrichment of annotation states in classes: log2(observed / expected) bins.
-
-    Parameters
-    ----------
-    log2 : np.ndarray, shape (k, s), float.
-    highlight : a class index: draw only its row as bars (a class page); None: the heatmap.
-    """
-    log2 = np.asarray(log2, dtype=np.float64)
-    if highlight is not None:
-        row = log2[highlight]
-        fig = Figure(figsize=(max(4.5, 0.38 * len(states) + 1.8), 3.2), layout="constrained")
-        ax = fig.subplots()
-        x = np.arange(len(states))
-        ax.bar(x, row, color=[HIGHLIGHT if v > 0 else PREDICTED for v in row])
-        ax.axhline(0.0, color="black", linewidth=0.6)
-        ax.set_xticks(x, [str(s) for s in states], rotation=90, fontsize=8)
-        ax.set_ylabel("log2(observed / expected)\nbins in the class", fontsize=8)
-        ax.spines[["top", "right"]].set_visible(False)
-        return fig
-    lim = max(float(np.nanmax(np.abs(log2))), 1.0)
-    k, s = log2.shape
-    fig = Figure(figsize=(max(5.0, 0.4 * s + 3.5), 0.38 * k + 2.4), layout="constrained")
-    ax = fig.subplots()
-    im = ax.imshow(log2, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
-    ax.set_xticks(np.arange(s), [str(x) for x in states], rotation=90, fontsize=8)
-    ax.set_yticks(np.arange(k), [str(c) for c in class_labels], fontsize=8)
-    ax.set_xlabel("annotation state")
-    fig.colorbar(im, ax=ax, label="log2(observed / expected)", shrink=0.8)
     return fig

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genomics.classes import ClassModel, load_classes, open_store
+from genomics.classes.annotation import annotation_paths
 from genomics.classes.assign import EXCLUDED
 from genomics.data.targets import TargetStore
 from genomics.io import StoreError
@@ -81,17 +82,18 @@ class RunFiles:
     ----------
     results : the run's results folder.
     name : the model's name (``model.name`` in the config).
-    annotation : a BED whose 4th column is a state (ChromHMM, the simulator's element
-        types), or None.
+    annotation : BEDs whose 4th column is a state (ChromHMM, the simulator's element
+        types): a path, a list of paths or a mapping name -> path; None for none. Read as
+        ``annotations``, name -> path.
     """
 
     results: Path
     name: str
-    annotation: Path | None = None
+    annotation: str | Path | list | dict | None = None
 
     def __post_init__(self):
         self.results = Path(self.results)
-        self.annotation = None if self.annotation is None else Path(self.annotation)
+        self.annotations = annotation_paths(self.annotation, key="report.annotation")
 
     def stage(self, stage: str) -> Path:
         """``<results>/<stage>/<name>``."""

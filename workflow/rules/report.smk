@@ -1,10 +1,11 @@
 # The run report: results/report/index.html and a page per class (class-<k>.html beside it).
 
-from genomics.report import annotation_for
+from genomics.report import annotations_for
 
 # On the synthetic default, the simulator's planted elements; else report.annotation or
 # classes.annotation; none without them (the class pages then have no enrichment section).
-REPORT_ANNOTATION = annotation_for(CFG, "results", must_exist=False)
+# `genomics report` finds the same files in the config.
+REPORT_ANNOTATIONS = [str(p) for p in annotations_for(CFG, "results", must_exist=False).values()]
 
 # The variant scores and benchmark, when the workflow has their rules (variants.smk,
 # included before this file): the report renders their sections when their files exist.
@@ -23,7 +24,7 @@ rule report:
         predictions=f"results/predictions/{MODEL}/manifest.json",
         targets="results/targets/manifest.json",
         classes=f"results/classes/{MODEL}/manifest.json",
-        annotation=[str(REPORT_ANNOTATION)] if REPORT_ANNOTATION else [],
+        annotation=REPORT_ANNOTATIONS,
         variants=REPORT_VARIANTS,
     output:
         report(
@@ -35,7 +36,6 @@ rule report:
     params:
         config=RESOLVED,
         digest=digest("report"),
-        annotation=f"--annotation {REPORT_ANNOTATION}" if REPORT_ANNOTATION else "",
     conda:
         CONDA_ENV
     log:
@@ -43,5 +43,5 @@ rule report:
     benchmark:
         "logs/report.benchmark.tsv"
     shell:
-        "genomics report --config {params.config} --results results {params.annotation}"
+        "genomics report --config {params.config} --results results"
         " --out {output} > {log} 2>&1"
