@@ -8,9 +8,12 @@ weights random, which does not change the cost), RC averaging on. Two layouts:
 - saturation mutagenesis: all 3 alts of every base of a 600-bp element.
 
 For each: (a) ours, :func:`genomics.variants.score_vcf` from the VCF to the gzipped TSV
-(batched, reference windows shared within a chunk); (b) naive, each variant's ref and alt
-windows through :func:`genomics.inference.predict` one at a time (batch 1), the loop a
-user writes first. Each runs in a fresh process; peak memory is that process's maximum
+(batched, reference windows shared within a chunk, incremental alternate passes: the
+tower recomputed only around each edit); (b) the same with full alternate passes
+(``incremental=False``); (c) naive, each variant's ref and alt windows through
+:func:`genomics.inference.predict` one at a time (batch 1), the loop a user writes first.
+Costs are counted in windows through the head (transformer and head) and in tower
+windows (bases through the conv tower / window length). Each runs in a fresh process; peak memory is that process's maximum
 resident set (``--tiny``: all in this process, so the peaks are not comparable). Prints variants/s, the ratio, and forward passes per variant.
 
     python bench/variant_throughput.py                       # default model; slow on CPU
@@ -87,20 +90,25 @@ def _worker(job: dict) -> dict:
     cfg = load_config(Path(job["config"]), job["overrides"])
     model, spec = _model(cfg, job["tracks"])
     genome = GenomeStore(job["folder"] + "/genome")
-    calls = []
-    model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    heads, towers = [], []
+    seq_len = cfg["windows"]["length"]
+    model.head.register_forward_hook(lambda m, i, o: heads.append(i[0].shape[0]))
+    model.tower.register_forward_hook(
+        lambda m, i, o: towers.append(i[0].shape[0] * i[0].shape[-1] / seq_len)
+    )
     t0 = time.perf_counter()
-    if job["method"] == "ours":
+    if job["method"] == "naive":
+        _naive(model, spec, genome, job["vcf"])
+    else:
         score_vcf(
             model, spec, genome, job["vcf"], job["folder"] + f"/out-{job['name']}",
             batch_size=job["batch_size"], chunk_size=job["chunk_size"],
             window_step=job["window_step"], reverse_complement=True, progress=False,
+            incremental=job["method"] == "ours",
         )  # fmt: skip
-    else:
-        _naive(model, spec, genome, job["vcf"])
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "windows": sum(calls), "rss_mib": rss}
+    return {"seconds": seconds, "windows": sum(heads), "towers": sum(towers), "rss_mib": rss}
 
 
 def _naive(model, spec, genome, vcf):
@@ -175,6 +183,7 @@ def main(argv=None) -> int:
             naive_vcf.write_text("\n".join(head + body) + "\n")
             for method, path, count, step in (
                 ("ours", vcf, n, args.window_step),
+                ("full", vcf, n, args.window_step),
                 ("ours", vcf, n, 8 * cfg["targets"]["bin_size"]) if all_alts else (None,) * 4,
                 ("naive", naive_vcf, len(body), 1),
             ):
@@ -187,7 +196,9 @@ def main(argv=None) -> int:
                 else:
                     with ctx.Pool(1) as pool:
                         r = pool.apply(_worker, (job,))
-                label = method if method == "naive" else f"ours, window_step {step}"
+                label = {"naive": "naive", "ours": f"ours, window_step {step}"}.get(
+                    method, f"ours, full alt passes, window_step {step}"
+                )
                 rows.append((name, label, count, r))
 
     import torch
@@ -197,14 +208,15 @@ def main(argv=None) -> int:
     print(f"# model {cfg['model']['name']} {dict(cfg['model'][cfg['model']['name']])}, "
           f"{seq_len:,} bp windows, {args.tracks} tracks, RC averaging on, batch {args.batch_size}")  # fmt: skip
     print()
-    print("| layout | method | variants | variants/s | forward windows / variant | peak RSS MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| layout | method | variants | variants/s | head windows / variant | "
+          "tower windows / variant | peak RSS MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     speed = {}
     for name, label, count, r in rows:
         vps = count / r["seconds"]
         speed[name, label] = vps
         print(f"| {name} | {label} | {count} | {vps:.2f} | {r['windows'] / count:.2f} | "
-              f"{r['rss_mib']:.0f} |")  # fmt: skip
+              f"{r['towers'] / count:.2f} | {r['rss_mib']:.0f} |")  # fmt: skip
     print()
     for name in dict.fromkeys(n for n, _ in speed):
         naive = speed[name, "naive"]

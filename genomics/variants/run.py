@@ -205,6 +205,7 @@ def score_vcf(
     fraction: float = 1.0,
     progress: bool | None = None,
     context=None,
+    incremental: bool = True,
 ) -> dict:
     """Score every ALT allele of ``vcf`` into the folder ``out`` (module docstring).
 
@@ -224,6 +225,9 @@ def score_vcf(
     context : a :class:`~genomics.variants.context.Context`: score the alleles inside its
         records, each record centred in its fill (:mod:`.context`), instead of on the
         genome; alleles outside every record are rejected.
+    incremental : alternates from the reference's conv-tower output, recomputed only
+        around each edit (:mod:`genomics.inference.incremental`; same scores up to float
+        summation order); False runs every alt window in full.
 
     Returns
     -------
@@ -280,6 +284,7 @@ def score_vcf(
         reverse_complement=reverse_complement,
         device=device,
         precision=precision,
+        incremental=incremental,
     )
     max_len = geometry.seq_len // 4
     reasons: Counter = Counter()
@@ -436,4 +441,5 @@ def variants_from_config(
         fraction=v["fraction"],
         progress=v["progress"],
         context=context,
+        incremental=v["incremental"],
     )
