@@ -251,6 +251,14 @@ def score_vcf(
     else:
         _check_context(context, geometry, shifts)
         window = context_windows(context, geometry)
+        log.info(
+            "context mode: variants scored in the %d records of %s, each centred in a "
+            "%d-bp window filled with %s",
+            len(context.records),
+            context.path,
+            geometry.seq_len,
+            context.fill,
+        )
     if tracks is None:
         track_idx = list(range(len(geometry.track_names)))
     else:
