@@ -15,7 +15,11 @@ their largest train value. One model per track (scikit-learn):
 
 The regularisation (ridge alpha, logistic C) is chosen from a small grid on the valid
 split (a sample of its bins), fitted on a sample of the train split's bins
-(``--max-train-bins``) and scored on every bin of the test split that ``genomics
+(``--max-train-bins``, uniform; with peak tracks, plus up to ``--peak-bins`` train bins
+that are a peak of some track, as peaks are rare: 0.4% of bins for the median chr20 TF.
+Sampling on the labels like this moves mainly a logistic model's intercept, which the
+ranking metrics do not see; on chr20 it lifted the median test AUROC from 0.788 to 0.834
+and AUPRC from 0.037 to 0.056) and scored on every bin of the test split that ``genomics
 evaluate`` scores: the output bins of the test windows (``windows.crop_bins`` cropped),
 each once (:func:`genomics.inference.scoring.scored_spans`), through the same
 :class:`~genomics.inference.metrics.TrackMetrics`. ``--eval`` reads the model's
@@ -41,6 +45,7 @@ import platform
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +181,20 @@ def sample_segments(segments: list, n: int, seed: int) -> list:
     return [(c, np.array(b, np.int64)) for c, b in out.items()]
 
 
+def peak_segments(segments: list, targets, n: int, seed: int, skip: list) -> list:
+    """At most ``n`` bins of ``segments`` that are a peak (target > 0.5) of some peak track
+    of ``targets``, drawn uniformly (seeded), leaving out the bins of ``skip``."""
+    peaks = np.flatnonzero(np.array(targets.track_kinds) == "peaks")
+    taken = {(c, int(b)) for c, bins in skip for b in bins}
+    found = []
+    for chrom, bins in segments:
+        hit = (np.asarray(targets.bins(chrom)[bins][:, peaks]) > 0.5).any(1)
+        keep = [b for b in bins[hit] if (chrom, int(b)) not in taken]
+        if keep:
+            found.append((chrom, np.array(keep, np.int64)))
+    return sample_segments(found, n, seed) if found else []
+
+
 class Featurizer:
     """Features and targets of bins of a genome and a target store."""
 
@@ -222,7 +241,7 @@ def _valid_score(kind: str, pred: np.ndarray, y: np.ndarray) -> float:
 class Baseline:
     """One linear model per track: ridge on log1p for coverage, logistic for peaks."""
 
-    ALPHAS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+    ALPHAS = (10.0, 100.0, 1e3, 1e4, 1e5)
     CS = (0.01, 0.1, 1.0)
     TUNE_TRACKS = 8  # peak tracks (most positives) that choose C
 
@@ -233,14 +252,20 @@ class Baseline:
     def _ridge(self, alpha, x, y):
         from sklearn.linear_model import Ridge
 
-        return Ridge(alpha=alpha, solver="sparse_cg", tol=1e-4).fit(x, np.log1p(np.maximum(y, 0)))
+        # lsqr: the fastest sklearn solver on these sparse counts (2-10x sparse_cg)
+        return Ridge(alpha=alpha, solver="lsqr", tol=1e-4).fit(x, np.log1p(np.maximum(y, 0)))
 
     def _logistic(self, c, x, y):
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         if not 0 < y.sum() < len(y):  # one class: a constant guess
             return float(y.mean() > 0.5)
-        return LogisticRegression(C=c, solver="liblinear", max_iter=500).fit(x, y)
+        # lbfgs: 4x faster than liblinear on these counts, the same valid AUROC/AUPRC (chr20,
+        # 10k bins); 200 iterations, a few tracks stop short of its tolerance
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return LogisticRegression(C=c, solver="lbfgs", max_iter=200).fit(x, y)
 
     def fit(self, x, y, x_valid, y_valid) -> Baseline:
         from sklearn.preprocessing import MaxAbsScaler
@@ -260,6 +285,7 @@ class Baseline:
                 ),
             )
             self.chosen["ridge_alpha"] = best
+            log.info("ridge alpha %g (valid Pearson of %d tracks)", best, cov.size)
             self.ridge = self._ridge(best, x, y[:, cov])
         self.logistic = {}
         if peaks.size:
@@ -274,6 +300,12 @@ class Baseline:
 
             best = max(self.CS, key=score)
             self.chosen["logistic_C"] = best
+            log.info(
+                "logistic C %g (valid AUPRC of %d tracks); fitting %d tracks",
+                best,
+                len(tune),
+                len(peaks),
+            )
             for j, t in enumerate(peaks):
                 self.logistic[t] = self._logistic(best, x, label[:, j])
         return self
@@ -310,6 +342,7 @@ def run(
     flank: int = 512,
     hash_bits: int | None = None,
     max_train_bins: int = 30_000,
+    peak_bins: int = 30_000,
     max_valid_bins: int = 10_000,
     seed: int = 0,
 ) -> dict:
@@ -334,7 +367,10 @@ def run(
     }
     featurize = Featurizer(genome, targets, k=k, flank=flank, hash_bits=hash_bits)
     t0 = time.perf_counter()
-    x, y = featurize(sample_segments(seg["train"], max_train_bins, seed))
+    train = sample_segments(seg["train"], max_train_bins, seed)
+    if peak_bins and "peaks" in targets.track_kinds:
+        train += peak_segments(seg["train"], targets, peak_bins, seed + 2, train)
+    x, y = featurize(train)
     xv, yv = featurize(sample_segments(seg["valid"], max_valid_bins, seed + 1))
     t1 = time.perf_counter()
     model = Baseline(targets.track_kinds).fit(x, y, xv, yv)
@@ -476,6 +512,12 @@ def main(argv=None) -> dict:
     p.add_argument("--flank", type=int, default=512, help="bp either side of a bin counted")
     p.add_argument("--hash-bits", type=int, help="hash k-mers into 2^bits columns")
     p.add_argument("--max-train-bins", type=int, default=30_000)
+    p.add_argument(
+        "--peak-bins",
+        type=int,
+        default=30_000,
+        help="add up to this many train bins that are a peak of some peak track",
+    )
     p.add_argument("--max-valid-bins", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the table and summary here")
@@ -497,7 +539,7 @@ def main(argv=None) -> dict:
     if args.tiny:
         tmp = tempfile.TemporaryDirectory()
         where = _tiny(Path(tmp.name))
-        args.k, args.max_train_bins = 5, 2000
+        args.k, args.max_train_bins, args.peak_bins = 5, 2000, 500
     model_rows, model_summary = None, None
     if args.eval:
         doc = json.loads(args.eval.read_text())
@@ -509,6 +551,7 @@ def main(argv=None) -> dict:
         flank=args.flank,
         hash_bits=args.hash_bits,
         max_train_bins=args.max_train_bins,
+        peak_bins=args.peak_bins,
         max_valid_bins=args.max_valid_bins,
         seed=args.seed,
     )
