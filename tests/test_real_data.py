@@ -45,3 +45,31 @@ def test_chr20_config_builds_stores_and_windows(shared_data, tmp_path):
     assert near.max() > 0
     frac = float(np.mean(bins[:, hnf4a] > 0))
     assert 0.001 < frac < 0.1
+
+
+def test_chr20_workflow_plans_every_stage(shared_data, tmp_path):
+    """`snakemake --configfile configs/chr20.yaml` plans the whole mission on real data:
+    stores, train, evaluate, predict, classes against the six ChromHMM files, CAGI5
+    scoring in context mode, the benchmark chosen on train, the report (a dry run)."""
+    import subprocess
+    import sys
+
+    from conftest import copy_workflow
+
+    (tmp_path / "wf").mkdir()
+    work = copy_workflow(tmp_path / "wf")
+    # the config's ../shared/data paths resolve beside the working directory, as beside
+    # the project root
+    (tmp_path / "shared").symlink_to(shared_data.parent)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", "--configfile",
+         "configs/chr20.yaml"],
+        cwd=work, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    plan = out.stdout + out.stderr
+    for rule in ("genome", "targets", "windows", "train", "evaluate", "predict", "classes",
+                 "score_variants", "benchmark", "report"):  # fmt: skip
+        assert f"rule {rule}:" in plan, rule
+    assert "--context" in plan and "cagi5_elements_hg19.fa" in plan
+    assert plan.count("chromhmm-hg19/") >= 6
