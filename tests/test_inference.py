@@ -145,8 +145,13 @@ def test_predict_alts_equals_full_recomputation(name, rc):
     torch.manual_seed(0)
     hp = {"convformer": {"depth": 1}, "conv": {"dilated_layers": 2}}.get(name, {})
     model = build_model(
-        name, n_tracks=3, track_kinds=["coverage", "peaks", "coverage"], bin_size=16,
-        crop_bins=1, dim=32, **hp,
+        name,
+        n_tracks=3,
+        track_kinds=["coverage", "peaks", "coverage"],
+        bin_size=16,
+        crop_bins=1,
+        dim=32,
+        **hp,
     )
     # random BatchNorm statistics, so that eval-mode BatchNorm is not the identity
     for mod in model.modules():
@@ -193,8 +198,12 @@ def test_score_variants_incremental_equals_full_passes():
 
     torch.manual_seed(2)
     kinds = ("coverage", "peaks")
-    model = build_model("convformer", n_tracks=2, track_kinds=kinds, bin_size=16, crop_bins=2, dim=32)
-    geometry = Geometry(seq_len=1024, bin_size=16, crop_bins=2, track_names=("a", "b"), track_kinds=kinds)
+    model = build_model(
+        "convformer", n_tracks=2, track_kinds=kinds, bin_size=16, crop_bins=2, dim=32
+    )
+    geometry = Geometry(
+        seq_len=1024, bin_size=16, crop_bins=2, track_names=("a", "b"), track_kinds=kinds
+    )
     rng = np.random.default_rng(2)
     ref = rng.integers(0, 4, size=(3, 1024)).astype(np.uint8)
     alt, index = _edits(rng, ref, n_per_ref=4)

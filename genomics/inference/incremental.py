@@ -171,7 +171,10 @@ def predict_alts(
             x = x.flip(-1, -2) if rc else x
             h = _towers(model, x, batch_size, dtype)
             yr = torch.cat(
-                [_from_tower(model, h[i : i + batch_size], dtype) for i in range(0, len(h), batch_size)]
+                [
+                    _from_tower(model, h[i : i + batch_size], dtype)
+                    for i in range(0, len(h), batch_size)
+                ]
             )
             y_ref = y_ref + (yr.flip(-2) if rc else yr)
             if m:
