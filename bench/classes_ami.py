@@ -58,7 +58,9 @@ def _features(store, model, chrom):
     return model.standardise(np.asarray(store.bins(chrom), dtype=np.float32))
 
 
-def measure(store, truth, *, genome, k, resolution, n_sample, seed, n_neighbors, n_components):
+def measure(
+    store, truth, *, genome, k, resolution, n_sample, seed, n_neighbors, n_components, merge_low
+):
     """AMI rows (method, K found, AMI, seconds) for one store."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_mutual_info_score
@@ -76,6 +78,7 @@ def measure(store, truth, *, genome, k, resolution, n_sample, seed, n_neighbors,
         n_neighbors=n_neighbors,
         resolution=resolution,
         n_classes=k,
+        merge_low=merge_low,
         genome=genome,
     )
     t_fit = time.perf_counter() - t0
@@ -140,6 +143,9 @@ def main(argv=None) -> dict:
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--n-components", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--no-merge-low", action="store_true", help="keep Leiden's low-signal clusters apart"
+    )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--tiny", action="store_true", help="a tiny simulated genome (seconds)")
     args = p.parse_args(argv)
@@ -169,6 +175,7 @@ def main(argv=None) -> dict:
             seed=args.seed,
             n_neighbors=args.n_neighbors,
             n_components=args.n_components,
+            merge_low=not args.no_merge_low,
         )
         for r in rows:
             print(

@@ -600,3 +600,24 @@ def test_scale_bench_tiny(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "projected" in out.stdout
+
+
+def test_merge_low_signal_joins_background_clusters_and_renumbers_by_size():
+    from genomics.classes.fit import merge_low_signal
+
+    rng = np.random.default_rng(0)
+    t = 4
+    # clusters 0-2: background (every track near 0); 3: track 0 high; 4: track 2 high
+    centres = np.zeros((5, t))
+    centres[3, 0] = 3.0
+    centres[4, 2] = 2.0
+    sizes = [30, 25, 20, 40, 10]
+    cluster = np.repeat(np.arange(5), sizes)
+    z = centres[cluster] + rng.normal(0, 0.05, (len(cluster), t))
+    merged = merge_low_signal(cluster, z)
+    # background (75 bins) is now one cluster, the largest: 0; then track-0 (40) and track-2 (10)
+    assert np.all(merged[cluster <= 2] == 0)
+    assert np.all(merged[cluster == 3] == 1) and np.all(merged[cluster == 4] == 2)
+    # a signal cluster is never merged, and nothing changes with one background cluster
+    one = merge_low_signal(np.where(cluster <= 2, 0, cluster - 2), z)
+    assert len(np.unique(one)) == 3

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 HOLDOUT = 0.1  # sampled bins held out to measure how well each assignment method agrees
 TOP_TRACKS = 3
+LOW_SIGNAL_Z = 0.5  # a class whose every track's mean z is below this is "low signal"
 
 
 def knn_graph(points: np.ndarray, n_neighbors: int, *, eps: float = KNN_EPS):
@@ -105,7 +106,7 @@ def name_classes(centroids: np.ndarray, track_names: list[str], states=None):
     for i, m in enumerate(centroids):
         order = np.argsort(-m, kind="stable")
         tops.append(",".join(track_names[j] for j in order[:TOP_TRACKS]))
-        if m[order[0]] < 0.5:
+        if m[order[0]] < LOW_SIGNAL_Z:
             name = "low signal"
         else:
             lead = [j for j in order[:TOP_TRACKS] if m[j] >= 0.5 * m[order[0]]]
@@ -119,6 +120,44 @@ def name_classes(centroids: np.ndarray, track_names: list[str], states=None):
         if seen[name] > 1:
             names[i] = f"{name} #{seen[name]}"
     return names, tops
+
+
+def merge_low_signal(cluster: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Clusters whose mean profile is low signal (every track's mean z below
+    ``LOW_SIGNAL_Z``) merged into one, then all renumbered largest first.
+
+    Leiden cuts the smooth background of predicted profiles into many clusters of similar
+    size that differ by shades of nothing; one background class is what a reader (and a
+    comparison with an annotation, where background is one state) expects.
+
+    Parameters
+    ----------
+    cluster : np.ndarray, shape (n,), int; Leiden's cluster of each sampled bin.
+    z : np.ndarray, shape (n, t), float; the standardised features.
+
+    Returns
+    -------
+    np.ndarray, shape (n,), int64; clusters 0.. by decreasing size.
+    """
+    from scipy import sparse
+
+    n_found = int(cluster.max()) + 1
+    onehot = sparse.csr_matrix(
+        (np.ones(len(cluster), np.float64), (cluster, np.arange(len(cluster)))),
+        shape=(n_found, len(cluster)),
+    )
+    sizes = np.asarray(onehot.sum(1)).ravel()
+    means = np.asarray(onehot @ z.astype(np.float64)) / sizes[:, None]
+    low = np.flatnonzero(means.max(1) < LOW_SIGNAL_Z)
+    merged = cluster.astype(np.int64)
+    if len(low) > 1:
+        merged = np.where(np.isin(merged, low), low[0], merged)
+        log.info("%d low-signal clusters merged into one", len(low))
+    counts = np.bincount(merged, minlength=n_found)
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty(n_found, np.int64)
+    rank[order] = np.arange(n_found)
+    return rank[merged]
 
 
 def _check(store, sample: Sample, n_components: int, n_neighbors: int, n_classes: int):
@@ -145,6 +184,7 @@ def fit_classes(
     n_neighbors: int,
     resolution: float,
     n_classes: int,
+    merge_low: bool = True,
     blacklist: str | Path | None = None,
     genome=None,
 ) -> ClassModel:
@@ -162,6 +202,8 @@ def fit_classes(
     n_classes : K, the largest clusters kept as classes. If Leiden finds fewer, all of
         them are kept with a warning (the class file records how many were found): a
         run that asks for too many is still usable, and the warning says what to change.
+    merge_low : merge the low-signal clusters into one before keeping the K largest
+        (:func:`merge_low_signal`).
     blacklist : BED of regions whose bins are left out, or None.
     genome : a GenomeStore; bins more than half N are left out. None keeps them.
 
@@ -211,6 +253,8 @@ def fit_classes(
     t0 = time.perf_counter()
     cluster = leiden(graph, resolution=resolution, seed=seed)
     del graph
+    if merge_low:
+        cluster = merge_low_signal(cluster, z)
     seconds["leiden"] = time.perf_counter() - t0
     n_found = int(cluster.max()) + 1
     if n_found < n_classes:
@@ -241,6 +285,7 @@ def fit_classes(
             "n_neighbors": n_neighbors,
             "resolution": resolution,
             "n_classes": n_classes,
+            "merge_low": merge_low,
         },
         "n_sample": len(sample),
         "n_eligible": sample.n_eligible,

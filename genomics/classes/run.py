@@ -119,7 +119,7 @@ def build_classes(
         (:func:`genomics.classes.annotation.read_legend`).
     assign : "score" or "knn" (see :mod:`genomics.classes.assign`).
     plot : also write ``pca.png``.
-    fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes.
+    fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes, merge_low.
 
     Returns
     -------
@@ -242,4 +242,5 @@ def classes_from_config(
         n_neighbors=c["n_neighbors"],
         resolution=c["resolution"],
         n_classes=c["n_classes"],
+        merge_low=c["merge_low_signal"],
     )
