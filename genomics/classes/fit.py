@@ -253,15 +253,18 @@ def fit_classes(
     t0 = time.perf_counter()
     cluster = leiden(graph, resolution=resolution, seed=seed)
     del graph
+    n_leiden = int(cluster.max()) + 1
     if merge_low:
         cluster = merge_low_signal(cluster, z)
     seconds["leiden"] = time.perf_counter() - t0
     n_found = int(cluster.max()) + 1
     if n_found < n_classes:
         log.warning(
-            "%s: Leiden found %d clusters, fewer than classes.n_classes %d: keeping all %d "
-            "(raise classes.resolution for more, smaller clusters, or lower n_classes)",
+            "%s: Leiden found %d clusters (%d with the low-signal ones merged), fewer than "
+            "classes.n_classes %d: keeping all %d (raise classes.resolution for more, smaller "
+            "clusters, or lower n_classes)",
             store.path,
+            n_leiden,
             n_found,
             n_classes,
             n_found,
@@ -290,14 +293,17 @@ def fit_classes(
         "n_sample": len(sample),
         "n_eligible": sample.n_eligible,
         "n_clusters_found": n_found,
+        "n_leiden_clusters": n_leiden,
         "unassigned_fraction": float(np.mean(labels < 0)),
         "explained_variance": [round(float(v), 6) for v in pca.explained_variance_ratio_],
         "agreement": agree,
         "seconds": {key: round(v, 3) for key, v in seconds.items()},
     }
     log.info(
-        "%d clusters in %d sampled bins; %d kept as classes (%.1f%% of the sample unassigned)",
+        "%d clusters (%d from Leiden) in %d sampled bins; %d kept as classes (%.1f%% of the "
+        "sample unassigned)",
         n_found,
+        n_leiden,
         len(sample),
         k,
         100 * info["unassigned_fraction"],
