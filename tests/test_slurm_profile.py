@@ -94,13 +94,18 @@ def test_every_rule_runs_as_a_slurm_job_with_the_profiles_resources(cluster):
     jobs = _sbatch_by_rule(calls)
     rules = {re.sub(r"_wildcards_.*", "", job) for job in jobs}  # predict_part_wildcards_0
     assert rules == {
-        "simulate", "genome", "targets", "windows", "train", "evaluate", "predict_part", "predict"
+        "simulate", "genome", "targets", "noise_free_targets", "windows", "train", "evaluate",
+        "predict_part", "predict",
     }  # fmt: skip
     assert sorted(j for j in jobs if j.startswith("predict_part")) == [
         "predict_part_wildcards_0", "predict_part_wildcards_1"
     ]  # fmt: skip
     for rule, options in jobs.items():
-        want = {"train": (2880, 128000, 16), "targets": (120, 32000, 8)}.get(rule, (120, 16000, 4))
+        want = {
+            "train": (2880, 128000, 16),
+            "targets": (120, 32000, 8),
+            "noise_free_targets": (120, 32000, 8),
+        }.get(rule, (120, 16000, 4))
         assert f"-t {want[0]} --mem {want[1]} " in options, options
         assert f"--cpus-per-task={want[2]}" in options, options
         assert "--gpus" not in options and "--gres" not in options, options  # train on CPU
