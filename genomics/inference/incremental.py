@@ -87,13 +87,13 @@ def _from_tower(model, h: torch.Tensor, dtype) -> torch.Tensor:
         return model.from_tower(h).float()
 
 
-def _one_strand(model, ref_x, ref_h, alt_codes, ref_index, spans, *, batch_size, dtype, rc):
+def _one_strand(model, ref_h, alt_codes, ref_index, spans, *, batch_size, dtype, rc):
     """Alt predictions ``(m, bins, t)`` on one strand, from ref towers ``ref_h``."""
     bs = model.bin_size
     n = ref_h.shape[-1]
     first, last = spans
     if rc:  # positions on the reverse strand
-        length = ref_x.shape[-1]
+        length = alt_codes.shape[-1]
         first, last = np.where(first < 0, -1, length - last), np.where(last < 0, -1, length - first)
     p0, p1, s0, w = _slices(first, last, n_bins=n, bin_size=bs, reach=reach_bins(model))
     dev = ref_h.device
@@ -179,7 +179,7 @@ def predict_alts(
             y_ref = y_ref + (yr.flip(-2) if rc else yr)
             if m:
                 kw = dict(batch_size=batch_size, dtype=dtype, rc=rc)
-                y_alt = y_alt + _one_strand(model, x, h, alt, ref_index, spans, **kw)
+                y_alt = y_alt + _one_strand(model, h, alt, ref_index, spans, **kw)
             else:
                 y_alt = yr[:0]
     finally:
