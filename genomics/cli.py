@@ -185,6 +185,8 @@ def cmd_score_variants(args, cfg) -> None:
         cfg["variants"]["strict"] = True
     if args.context is not None:
         cfg["variants"]["context"] = str(args.context)
+    if args.annotated_vcf:
+        cfg["variants"]["annotated_vcf"] = True
     variants_from_config(
         cfg, model_dir=model, genome_dir=args.genome, vcf=vcf, out=out, classes_dir=args.classes
     )
@@ -343,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--strict", action="store_true", help="a REF that differs from the genome is an error"
+    )
+    p.add_argument(
+        "--annotated-vcf",
+        action="store_true",
+        help="also write annotated.vcf.gz, the input VCF with the scores as INFO fields "
+        "(default: variants.annotated_vcf); needs a VCF input",
     )
     p.set_defaults(func=cmd_score_variants)
 

@@ -1,4 +1,5 @@
-"""Variant scoring: hand-computed scores, metamorphic checks, indels, rejects, sharing, CLI."""
+"""Variant scoring: hand-computed scores, metamorphic checks, indels, rejects, sharing, CLI,
+the annotated VCF."""
 
 from __future__ import annotations
 
@@ -6,16 +7,20 @@ import gzip
 import json
 
 import numpy as np
+import pysam
 import pytest
 import torch
 from torch import nn
 
+from genomics.classes.model import ClassModel
 from genomics.cli import main
 from genomics.data.encoding import N_CODE, decode, encode, one_hot
 from genomics.data.genome import GenomeStore, build_genome_store
 from genomics.models import build_model
 from genomics.models.saved import build_from_spec, save_model
 from genomics.variants import Geometry, score_variants, score_vcf
+from genomics.variants import run as variants_run
+from genomics.variants.annotate import AnnotatedVcf, info_fields, info_key
 from genomics.variants.context import Context, dinucleotide_shuffle, fill_codes
 from genomics.variants.score import indel_alignment
 
@@ -298,13 +303,18 @@ def test_bad_input_one_line_errors(tmp_path, genome):
     assert not (tmp_path / "x" / "scores.tsv.gz").exists()
 
 
-def test_cli_scores_a_vcf_and_reports_errors(tmp_path, genome):
+def _save_small_model(path):
+    """A seeded tiny convformer with a coverage track "a" and a peak track "p", saved."""
     spec = _spec(
         n_tracks=2, track_names=["a", "p"], track_kinds=["coverage", "peaks"], crop_bins=1,
         seq_len=256,
     )  # fmt: skip
     torch.manual_seed(0)
-    save_model(tmp_path / "model", build_from_spec(spec), spec)
+    save_model(path, build_from_spec(spec), spec)
+
+
+def test_cli_scores_a_vcf_and_reports_errors(tmp_path, genome):
+    _save_small_model(tmp_path / "model")
     vcf = _vcf(tmp_path / "v.vcf", [_fix_ref(genome, "c1 50 v1 A C"), "chr_c1 52 v2 A G"])
     base = ["score-variants", "--model", str(tmp_path / "model"), "--genome"]
     base += [str(tmp_path / "genome"), "--vcf", str(vcf), "--out", str(tmp_path / "o")]
@@ -539,6 +549,219 @@ def test_cli_context_mode_with_a_table(tmp_path):
     bad = _tsv(tmp_path / "b.tsv", ["chrom", "pos", "ref", "alt"], [("c1", "one", "A", "G")])
     code, err = run_cli(tmp_path, [*args[:4], str(bad), *args[5:]])
     assert code == 2 and err.count("\n") == 1 and "b.tsv line 2: pos 'one'" in err
+
+
+# --- the annotated VCF (--annotated-vcf) ---------------------------------------------
+
+FIELDS = ["SAD_gc", "LOG2FC_gc", "SAD_a", "LOG2FC_a", "LOGODDS_t"]
+# TSV column of each field
+COLUMN = {"SAD": "sad", "LOG2FC": "log2fc", "LOGODDS": "logodds"}
+
+
+def _classes() -> ClassModel:
+    """Two classes over HAND's tracks, one named so that its key needs sanitising."""
+    rng = np.random.default_rng(0)
+    return ClassModel(
+        track_names=HAND["track_names"],
+        track_kinds=HAND["track_kinds"],
+        bin_size=HAND["bin_size"],
+        mean=np.zeros(3),
+        std=np.ones(3),
+        pca_mean=np.zeros(3),
+        pca_components=np.eye(2, 3),
+        centroids=np.array([[1.0, -0.5, 0.2], [0.0, 1.0, -1.0]]),
+        names=["1 | Enhancer-like", "quiet"],
+        top_tracks=["gc", "a"],
+        sizes=np.array([5, 5]),
+        genome_fraction=np.array([0.5, 0.5]),
+        sample_pcs=rng.normal(size=(10, 2)).astype(np.float32),
+        sample_labels=np.repeat(np.arange(2, dtype=np.int16), 5),
+    )
+
+
+def _annotate(tmp_path, genome, lines, name="out", contigs=("c1", "polyA"), **kw):
+    vcf = _vcf(tmp_path / f"{name}.vcf", lines, contigs=contigs)
+    kw.setdefault("reverse_complement", False)
+    summary = score_vcf(CountModel(), HAND, genome, vcf, tmp_path / name, annotated_vcf=True, **kw)
+    return vcf, tmp_path / name, summary
+
+
+def _info_text(line: str) -> dict[str, str]:
+    info = line.rstrip("\n").split("\t")[7]
+    return dict(kv.split("=", 1) for kv in info.split(";") if "=" in kv)
+
+
+def test_info_values_equal_the_tsv_columns(tmp_path, genome):
+    lines = [
+        _fix_ref(genome, "c1 40 v1 A C"),
+        _fix_ref(genome, "c1 60 multi A C,G,T"),
+        "polyA 51 m A G,<DEL>,T",
+        "polyA 52 bad C G",
+        "polyA 70 b A G]c1:5]",
+    ]
+    vcf, out, summary = _annotate(tmp_path, genome, lines, classes=_classes())
+    head, rows = _table(out / "scores.tsv.gz")
+    path = out / "annotated.vcf.gz"
+    assert summary["annotated_vcf"] == "annotated.vcf.gz" and summary["annotated_vcf_indexed"]
+    # the header declares every field: Number=A, Float, naming the track (or class)
+    with pysam.VariantFile(str(path)) as v:
+        info = v.header.info
+        classes = ["CLASS_1_Enhancer_like", "CLASS_quiet"]
+        assert [k for k in info if k != "NOT_SCORED"] == FIELDS + classes
+        for key in FIELDS + classes:
+            assert (info[key].number, info[key].type) == ("A", "Float"), key
+        assert "coverage track 'gc'" in info["SAD_gc"].description
+        assert "class '1 | Enhancer-like'" in info["CLASS_1_Enhancer_like"].description
+        assert (info["NOT_SCORED"].number, info["NOT_SCORED"].type) == ("A", "String")
+        records = list(v)
+        assert all(set(r.info) <= set(info) for r in records)
+    # every input record, in order, unchanged but for INFO
+    text = [ln for ln in gzip.open(path, "rt") if not ln.startswith("#")]
+    given = [ln for ln in vcf.read_text().splitlines() if not ln.startswith("#")]
+    assert [t.split("\t")[:7] for t in text] == [g.split("\t")[:7] for g in given]
+    # each TSV row's cells are its ALT's INFO values, as text and as pysam reads them
+    by_id = {r.id: (r, _info_text(t)) for r, t in zip(records, text, strict=True)}
+    names = {"CLASS_1_Enhancer_like": "class:1 | Enhancer-like", "CLASS_quiet": "class:quiet"}
+    for row in rows:
+        rec, raw = by_id[row[0]]
+        i = rec.alts.index(row[4])
+        for key in FIELDS + classes:
+            prefix, track = key.split("_", 1)
+            cell = row[head.index(names.get(key) or f"{track}:{COLUMN[prefix]}")]
+            assert raw[key].split(",")[i] == cell, (row, key)
+            assert rec.info[key][i] == pytest.approx(float(cell), rel=1e-6, abs=1e-30)
+    assert len(rows) == 1 + 3 + 2
+    # multi-allelic: one value per ALT in ALT order; the symbolic one missing, with its reason
+    m, raw = by_id["m"]
+    g_row, t_row = (r for r in rows if r[0] == "m")
+    assert raw["SAD_gc"] == f"{g_row[head.index('gc:sad')]},.,{t_row[head.index('gc:sad')]}"
+    assert m.info["SAD_gc"][1] is None
+    assert m.info["NOT_SCORED"] == (".", "symbolic", ".")
+    assert "NOT_SCORED" not in by_id["multi"][0].info  # every ALT scored
+    # rejected records keep their line: no score values, the reason
+    bad, raw = by_id["bad"]
+    assert bad.info["NOT_SCORED"] == ("ref_mismatch",) and "SAD_gc" not in bad.info
+    assert by_id["b"][0].info["NOT_SCORED"] == ("breakend",)
+    # sorted input: tabix-indexed
+    with pysam.VariantFile(str(path)) as v:
+        assert [r.id for r in v.fetch("polyA", 50, 60)] == ["m", "bad"]
+    # the TSV is the one written without the annotated VCF
+    plain = score_vcf(
+        CountModel(), HAND, genome, vcf, tmp_path / "plain", reverse_complement=False,
+        classes=_classes(),
+    )  # fmt: skip
+    assert _table(tmp_path / "plain" / "scores.tsv.gz") == (head, rows)
+    assert plain["annotated_vcf"] is None
+    assert not (tmp_path / "plain" / "annotated.vcf.gz").exists()
+
+
+def test_unsorted_input_is_not_indexed_and_unsampled_alts_say_so(tmp_path, genome):
+    lines = [f"polyA {p} v{p} A G" for p in range(80, 20, -1)]
+    _, out, summary = _annotate(tmp_path, genome, lines, fraction=0.5)
+    assert not summary["annotated_vcf_indexed"]
+    assert not (out / "annotated.vcf.gz.tbi").exists()
+    scored = {r[0] for r in _table(out / "scores.tsv.gz")[1]}
+    with pysam.VariantFile(str(out / "annotated.vcf.gz")) as v:
+        records = list(v)
+    assert [r.id for r in records] == [f"v{p}" for p in range(80, 20, -1)]
+    for r in records:
+        if r.id in scored:
+            assert "NOT_SCORED" not in r.info and r.info["SAD_a"][0] is not None
+        else:
+            assert r.info["NOT_SCORED"] == ("not_sampled",) and "SAD_a" not in r.info
+    assert 10 < len(scored) < 50
+
+
+def test_records_held_stay_bounded_and_chunking_changes_nothing(tmp_path, genome, monkeypatch):
+    """A scored allele, 60 rejects, another: the partial chunk is scored early instead of
+    holding every reject's record until the chunk fills."""
+    held = []
+
+    class Watched(AnnotatedVcf):
+        def skip(self, item, reason):
+            super().skip(item, reason)
+            held.append(self.backlog)
+
+    monkeypatch.setattr(variants_run, "AnnotatedVcf", Watched)
+    lines = ["polyA 30 a A G", *(f"chrZ {p} z{p} A G" for p in range(1, 61)), "polyA 40 b A C"]
+    _, out, _ = _annotate(tmp_path, genome, lines, "small", chunk_size=2)
+    assert max(held) <= 4 * 2 + 1
+    _, out1, _ = _annotate(tmp_path, genome, lines, "big", chunk_size=256)
+    assert max(held) == 61  # with a chunk of 256 every record waits for the scored one
+    for name in ("scores.tsv.gz", "annotated.vcf.gz"):
+        assert gzip.open(out / name).read() == gzip.open(out1 / name).read(), name
+
+
+def test_errors_leave_no_annotated_file(tmp_path, genome):
+    with pytest.raises(ValueError, match="REF 'C' does not match genome 'A'"):
+        _annotate(tmp_path, genome, ["polyA 51 ok A G", "polyA 52 bad C G"], "s", strict=True)
+    assert not list((tmp_path / "s").iterdir())
+    # an input that already has the fields (scored before) is named, before scoring
+    vcf, out, _ = _annotate(tmp_path, genome, ["polyA 51 ok A G"], "once")
+    model = CountModel()
+    with pytest.raises(ValueError, match="already has the INFO field.* SAD_gc"):
+        score_vcf(
+            model, HAND, genome, out / "annotated.vcf.gz", tmp_path / "twice", annotated_vcf=True
+        )
+    assert model.windows == 0 and not list((tmp_path / "twice").iterdir())
+
+
+def test_context_mode_annotates_the_input_records(tmp_path):
+    """In context mode the records keep the VCF's coordinates; the values are the scores
+    in the context record, and an allele outside every record says so."""
+    ctx = Context.from_fasta(_context(tmp_path))
+    lines = ["c1 101 in A G,C", "c1 103 mis A T", "c1 50 out A G", "X 8 x G A"]
+    vcf = _vcf(tmp_path / "v.vcf", lines, contigs=("c1", "X"))
+    score_vcf(CountModel(), HAND, None, vcf, tmp_path / "o", context=ctx, annotated_vcf=True)
+    head, rows = _table(tmp_path / "o" / "scores.tsv.gz")
+    with pysam.VariantFile(str(tmp_path / "o" / "annotated.vcf.gz")) as v:
+        recs = {r.id: r for r in v}
+    assert [(r.chrom, r.pos) for r in recs.values()] == [
+        ("c1", 101),
+        ("c1", 103),
+        ("c1", 50),
+        ("X", 8),
+    ]
+    assert [r[4] for r in rows if r[0] == "in"] == ["G", "C"]
+    sad = [float(r[head.index("a:sad")]) for r in rows if r[0] == "in"]
+    assert recs["in"].info["SAD_a"] == pytest.approx(tuple(sad))
+    assert recs["mis"].info["NOT_SCORED"] == ("ref_mismatch_context",)
+    assert recs["out"].info["NOT_SCORED"] == ("outside_context",)
+    assert "NOT_SCORED" not in recs["x"].info
+
+
+def test_info_keys_are_sanitised_and_collisions_named():
+    assert info_key("K562 DNase-seq") == "K562_DNase_seq"
+    assert info_key("H3K27ac.rep1") == "H3K27ac.rep1"
+    assert info_key("a:b|c") == "a_b_c"
+    names = {"tracks": ["a-b", "a_b"], "kinds": ["coverage", "coverage"], "classes": []}
+    columns = [("a-b:sad", 0, "sad"), ("a-b:l2", 0, "l2"), ("a_b:sad", 1, "sad")]
+    with pytest.raises(ValueError, match="'a-b' and 'a_b' both become the INFO key SAD_a_b"):
+        info_fields(columns, names)
+    assert [k for k, _, _ in info_fields(columns[:2], names)] == ["SAD_a_b"]  # l2 left out
+
+
+def test_table_input_is_an_error_in_the_library_and_the_cli(tmp_path, genome):
+    table = _tsv(tmp_path / "v.tsv", ["chrom", "pos", "ref", "alt"], [["polyA", 51, "A", "G"]])
+    model = CountModel()
+    with pytest.raises(ValueError, match=r"v.tsv is a variant table, not a VCF"):
+        score_vcf(model, HAND, genome, table, tmp_path / "lib", annotated_vcf=True)
+    assert model.windows == 0 and not (tmp_path / "lib").exists()
+    _save_small_model(tmp_path / "model")
+    base = ["score-variants", "--model", "model", "--genome", "genome", "--annotated-vcf"]
+    code, err = run_cli(tmp_path, [*base, "--vcf", "v.tsv", "--out", "t"])
+    assert code == 2 and err.count("\n") == 1 and "is a variant table, not a VCF" in err
+    assert not (tmp_path / "t" / "scores.tsv.gz").exists()
+    # the flag, or the config key, with a VCF
+    _vcf(tmp_path / "v.vcf", [_fix_ref(genome, "c1 50 v1 A C")])
+    code, err = run_cli(tmp_path, [*base, "--vcf", "v.vcf", "--out", "o"])
+    assert code == 0, err
+    with pysam.VariantFile(str(tmp_path / "o" / "annotated.vcf.gz")) as v:
+        assert list(v.header.info) == ["SAD_a", "LOG2FC_a", "LOGODDS_p", "NOT_SCORED"]
+        assert len(list(v)) == 1
+    (tmp_path / "c.yaml").write_text("variants:\n  annotated_vcf: true\n")
+    code, err = run_cli(tmp_path, [*base[:-1], "-c", "c.yaml", "--vcf", "v.vcf", "--out", "k"])
+    assert code == 0 and (tmp_path / "k" / "annotated.vcf.gz").is_file(), err
 
 
 def test_cagi5_hnf4a_on_the_real_chr20(shared_data, tmp_path):

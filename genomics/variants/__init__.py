@@ -9,6 +9,7 @@
 - :mod:`.score`: :func:`score_variants`, paired ref/alt windows through a model (shared
   reference windows, indel alignment, RC averaging) into statistics.
 - :mod:`.run`: :func:`score_vcf`, a whole VCF or table streamed into a gzipped TSV.
+- :mod:`.annotate`: the input VCF with the scores as INFO fields (``--annotated-vcf``).
 - :mod:`.benchmark`: scores joined with measured effects; Spearman/Pearson with bootstrap
   intervals, column selection on a training split, AUROC against the simulator's truth.
 """

@@ -7,6 +7,9 @@ Output folder (``results/variants/<model>/``)::
                     coverage track, <track>:logodds per peak track, class:<name> per class
     rejects.tsv     alleles not scored: id, chrom, pos, ref, alt, reason
     summary.json    counts (scored, rejected by reason), parameters, seconds; written last
+    annotated.vcf.gz  with ``annotated_vcf``: the input VCF with the scores as INFO fields
+                    (:mod:`.annotate`), bgzipped, with a tabix index (``.tbi``) when the
+                    input is sorted
 
 The variants come from a VCF or a variant table (TSV with chrom, pos, ref, alt;
 :mod:`.vcf`). Windows: each allele's window is centred on its position (``window_step`` > 1
@@ -17,10 +20,17 @@ one window per record (and shift), shared by all the record's alleles. Alleles a
 chunks of ``chunk_size`` (memory stays bounded for any input); within a chunk the distinct
 reference windows are predicted once. Files are written under temporary names and renamed
 when complete.
+
+The annotated VCF needs a VCF input (a table is an error: there are no records to copy);
+in context mode it holds the input's records as they are, the scores those of the
+variants' context records. It is written as the alleles are scored, in input order: a
+record waits only for its own alleles' chunk (a long run of rejects after a partly filled
+chunk has the chunk scored early, so the records held stay under ``4 * chunk_size``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -35,17 +45,20 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from genomics.io import atomic_write_text
+from genomics.variants.annotate import NOT_SAMPLED, AnnotatedVcf, info_fields
 from genomics.variants.context import Context
 from genomics.variants.score import Geometry, indel_alignment, score_variants
 from genomics.variants.stats import COVERAGE_STATS, PEAK_STATS
 from genomics.variants.vcf import (
     NO_CHROM,
     OUTSIDE,
+    TOO_LONG,
     Allele,
     Reject,
     edited,
     iter_alleles,
     one_based,
+    variant_format,
 )
 
 __all__ = ["plan_windows", "score_columns", "score_vcf", "variants_from_config"]
@@ -55,7 +68,7 @@ log = logging.getLogger(__name__)
 SCORES = "scores.tsv.gz"
 REJECTS = "rejects.tsv"
 SUMMARY = "summary.json"
-TOO_LONG = "allele longer than a quarter of the model's window"
+ANNOTATED = "annotated.vcf.gz"
 
 
 def score_columns(
@@ -85,9 +98,18 @@ def plan_windows(geometry: Geometry, pos: int, *, window_step: int = 1, shift: i
     return start, offset, geometry.bin_of(offset)
 
 
+_FLUSH = object()  # in the allele stream: score the chunk so far now
+
+
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` items (the last shorter); ``_FLUSH`` ends a list early."""
     chunk = []
     for item in items:
+        if item is _FLUSH:
+            if chunk:
+                yield chunk
+                chunk = []
+            continue
         chunk.append(item)
         if len(chunk) == size:
             yield chunk
@@ -206,6 +228,7 @@ def score_vcf(
     progress: bool | None = None,
     context=None,
     incremental: bool = True,
+    annotated_vcf: bool = False,
 ) -> dict:
     """Score every ALT allele of ``vcf`` into the folder ``out`` (module docstring).
 
@@ -228,12 +251,19 @@ def score_vcf(
     incremental : alternates from the reference's conv-tower output, recomputed only
         around each edit (:mod:`genomics.inference.incremental`; same scores up to float
         summation order); False runs every alt window in full.
+    annotated_vcf : also write ``annotated.vcf.gz``, the input VCF with score INFO fields
+        (:mod:`.annotate`); a variant table is then an error.
 
     Returns
     -------
     dict, the summary written to ``summary.json``.
     """
     t0 = time.time()
+    if annotated_vcf and variant_format(vcf) != "vcf":
+        raise ValueError(
+            f"variants.annotated_vcf: {vcf} is a variant table, not a VCF; the annotated VCF "
+            "copies a VCF's records (the scores are in scores.tsv.gz)"
+        )
     geometry = Geometry.of(spec)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -299,11 +329,22 @@ def score_vcf(
     n_scored = n_records = n_unsampled = 0
     tmp_scores = out / f".{SCORES}.tmp-{os.getpid()}"
     tmp_rejects = out / f".{REJECTS}.tmp-{os.getpid()}"
+    tmp_vcf = out / f".{ANNOTATED}.tmp-{os.getpid()}"
+    tmp_tbi = out / f".{ANNOTATED}.tbi.tmp-{os.getpid()}"
+    ann = indexed = None
     bar = tqdm(
         desc="score-variants", unit="variant", disable=None if progress is None else not progress
     )
     try:
-        with gzip.open(tmp_scores, "wt", compresslevel=4) as fh, open(tmp_rejects, "w") as rj:
+        if annotated_vcf:
+            names = {"tracks": geometry.track_names, "kinds": geometry.track_kinds}
+            names["classes"] = [] if classes is None else classes.names
+            ann = AnnotatedVcf(vcf, tmp_vcf, info_fields(columns, names))
+        with (
+            gzip.open(tmp_scores, "wt", compresslevel=4) as fh,
+            open(tmp_rejects, "w") as rj,
+            ann or contextlib.nullcontext(),
+        ):
             fh.write(
                 "\t".join(["id", "chrom", "pos", "ref", "alt", *(c for c, _, _ in columns)]) + "\n"
             )
@@ -323,20 +364,33 @@ def score_vcf(
                             f"{item.id}\t{item.chrom}\t{one_based(item.pos)}\t{item.ref}\t"
                             f"{item.alt}\t{item.reason}\n"
                         )
-                        continue
-                    if not sampled(item, fraction):
+                        why = item.reason
+                    elif not sampled(item, fraction):
                         n_unsampled += 1
+                        why = NOT_SAMPLED
+                    else:
+                        if ann is not None:
+                            ann.expect(item)
+                        yield item
                         continue
-                    yield item
+                    if ann is not None:
+                        ann.skip(item, why)
+                        if ann.backlog > 4 * chunk_size:  # records held for a partial chunk
+                            yield _FLUSH
 
             for chunk in _chunks(alleles(), chunk_size):
                 s = _score_chunk(model, geometry, chunk, shifts=shifts, window=window, kw=kw)
                 table = np.stack([s[stat][:, i] for _, i, stat in columns], axis=1)
                 for a, row in zip(chunk, table, strict=True):
                     head = [a.id, a.vcf_chrom, str(one_based(a.pos)), a.ref, a.alt]
-                    fh.write("\t".join(head + [_fmt(x) for x in row]) + "\n")
+                    cells = [_fmt(x) for x in row]
+                    fh.write("\t".join(head + cells) + "\n")
+                    if ann is not None:
+                        ann.scored(cells)
                 n_scored += len(chunk)
                 bar.update(len(chunk))
+            if ann is not None:
+                ann.finish()
         bar.close()
         if n_records == 0:
             raise ValueError(f"{vcf}: no variant records")
@@ -360,11 +414,20 @@ def score_vcf(
                 f"{vcf}: none of its {n_records} alleles could be scored "
                 f"({', '.join(f'{k}: {v}' for k, v in reasons.most_common())}); see the reasons"
             )
+        if ann is not None:
+            indexed = ann.index(tmp_vcf, tmp_tbi)
         os.replace(tmp_scores, out / SCORES)
         os.replace(tmp_rejects, out / REJECTS)
+        if ann is not None:
+            (out / f"{ANNOTATED}.tbi").unlink(missing_ok=True)  # never an old index on it
+            os.replace(tmp_vcf, out / ANNOTATED)
+            if indexed:
+                os.replace(tmp_tbi, out / f"{ANNOTATED}.tbi")
+        elif (out / ANNOTATED).exists():
+            log.warning("%s is from an earlier run: not rewritten now", out / ANNOTATED)
     finally:
         bar.close()
-        for p in (tmp_scores, tmp_rejects):
+        for p in (tmp_scores, tmp_rejects, tmp_vcf, tmp_tbi):
             p.unlink(missing_ok=True)
     seconds = time.time() - t0
     summary = {
@@ -374,6 +437,8 @@ def score_vcf(
         "rejected": dict(reasons),
         "not_sampled": n_unsampled,
         "columns": [c for c, _, _ in columns],
+        "annotated_vcf": None if ann is None else ANNOTATED,
+        "annotated_vcf_indexed": bool(indexed),
         "seconds": round(seconds, 2),
         "variants_per_s": round(n_scored / max(seconds, 1e-9), 2),
         "params": {
@@ -450,4 +515,5 @@ def variants_from_config(
         progress=v["progress"],
         context=context,
         incremental=v["incremental"],
+        annotated_vcf=v["annotated_vcf"],
     )

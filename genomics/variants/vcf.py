@@ -59,6 +59,7 @@ PAST_END = "past the chromosome's end"
 REF_MISMATCH = "REF does not match the genome"
 OUTSIDE = "outside every context record"
 REF_MISMATCH_CONTEXT = "REF does not match the context record"
+TOO_LONG = "allele longer than a quarter of the model's window"  # given by the scorer
 
 TABLE_COLUMNS = ("chrom", "pos", "ref", "alt")
 _ID_COLUMNS = ("id", "name", "variant_id", "rsid")

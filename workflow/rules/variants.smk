@@ -11,6 +11,11 @@ MEASURED = CFG["benchmark"]["measured"] or (
     "results/sim/effects.tsv" if SYNTHETIC else None
 )
 CONTEXT = CFG["variants"]["context"]
+# variants.annotated_vcf: score-variants also writes the input VCF with the scores as INFO
+# fields (its tabix index, written only for a sorted input, is not a declared output)
+ANNOTATED = (
+    [f"results/variants/{MODEL}/annotated.vcf.gz"] if CFG["variants"]["annotated_vcf"] else []
+)
 
 
 if VCF:
@@ -18,17 +23,19 @@ if VCF:
     rule score_variants:
         input:
             weights=f"results/model/{MODEL}/weights.safetensors",
-            genome="results/genome/manifest.json",
+            genome=[] if CONTEXT else "results/genome/manifest.json",  # unread in context mode
             classes=f"results/classes/{MODEL}/manifest.json",
             vcf=VCF,
             context=CONTEXT or [],
         output:
             scores=f"results/variants/{MODEL}/scores.tsv.gz",
             summary=f"results/variants/{MODEL}/summary.json",
+            annotated=ANNOTATED,
         params:
             config=RESOLVED,
             digest=digest("seed", "variants") if CONTEXT else digest("variants"),
             context=f" --context {CONTEXT}" if CONTEXT else "",
+            annotated=" --annotated-vcf" if ANNOTATED else "",
         threads: all_cores()
         conda:
             CONDA_ENV
@@ -39,7 +46,7 @@ if VCF:
         shell:
             "OMP_NUM_THREADS={threads} genomics score-variants --config {params.config}"
             " --model $(dirname {input.weights}) --genome results/genome"
-            " --vcf {input.vcf}{params.context}"
+            " --vcf {input.vcf}{params.context}{params.annotated}"
             " --classes $(dirname {input.classes}) --out $(dirname {output.scores}) > {log} 2>&1"
 
 
