@@ -389,3 +389,12 @@ def test_pages_open_in_headless_chromium(report, page, tmp_path):
     r = _chromium(report / page, tmp_path, f"--screenshot={shot}", "--window-size=1280,2400")
     assert shot.is_file() and shot.stat().st_size > 10_000, r.stderr[-2000:]
     print(f"screenshot of {page}: {shot}")
+
+
+def test_every_evaluate_column_has_a_legend():
+    """The metrics table explains each column evaluate can write, ceiling columns included."""
+    from genomics.inference.metrics import CEILING_COLUMNS, COLUMNS
+    from genomics.report.build import METRIC_COLUMNS
+
+    missing = [c for c in (*COLUMNS, *CEILING_COLUMNS) if not METRIC_COLUMNS.get(c)]
+    assert not missing

@@ -48,6 +48,13 @@ METRIC_COLUMNS = {
     "auroc": "area under the ROC curve, peak bins vs the rest (0.5 = chance)",
     "auprc": "area under the precision-recall curve (peaks)",
     "auprc_baseline": "AUPRC of a random predictor: the fraction of peak bins",
+    # with a noise-free store (simulated data; `genomics evaluate --noise-free`)
+    "ceiling_pearson": "noise ceiling: Pearson r of observed vs noise-free signal on the same bins",
+    "pearson_of_ceiling": "share of the noise ceiling the model reaches (pearson / ceiling_pearson)",
+    "ceiling_pearson_log1p": "noise ceiling of pearson_log1p",
+    "pearson_log1p_of_ceiling": "pearson_log1p / ceiling_pearson_log1p",
+    "ceiling_spearman": "noise ceiling of spearman",
+    "spearman_of_ceiling": "spearman / ceiling_spearman",
 }
 CLASS_COLUMNS = [
     ("class", "class number; the link opens its page"),
