@@ -14,6 +14,8 @@ not rerun, so the search resumes where it stopped.
         --variant base: --variant lr002:train.lr=0.002 \\
         --variant stem64:model.convformer.stem_channels=64
 
+    python bench/recipe_search.py --tiny   # a tiny simulated genome, two 8-step variants
+
 Prints a Markdown table: per-track valid Pearson, the mean, the mean and the lowest share
 of the noise ceiling, and each variant's training seconds; ``--json`` also writes it.
 """
@@ -27,6 +29,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,23 +98,50 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines + [""] + sets)
 
 
+def _tiny_stores(folder: Path, config: Path) -> Path:
+    """Build the stores a search needs on the tiny test genome, as the workflow does."""
+    g = [sys.executable, "-m", "genomics"]
+    c = ["--config", str(config)]
+    steps = [
+        ["simulate", *c, "--out", "results/sim"],
+        ["genome", *c, "--out", "results/genome"],
+        ["targets", *c, "--genome", "results/genome", "--out", "results/targets"],
+        ["targets", *c, "--set", "targets.tracks=results/sim/clean.tsv", "--genome",
+         "results/genome", "--out", "results/targets-noise-free"],
+        ["windows", *c, "--genome", "results/genome", "--out", "results/windows"],
+    ]  # fmt: skip
+    for step in steps:
+        subprocess.run([*g, *step], check=True, cwd=folder, capture_output=True)
+    return folder / "results"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--config", type=Path)
     p.add_argument(
         "--stores",
         type=Path,
-        required=True,
         help="folder with genome/, targets/, windows/, targets-noise-free/",
     )
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path)
     p.add_argument("--steps", type=int, default=700)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--variant", action="append", required=True, type=parse_variant)
+    p.add_argument("--variant", action="append", type=parse_variant)
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--tiny", action="store_true", help="the tiny test genome, two variants (seconds)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.tiny:
+        tmp = tempfile.TemporaryDirectory()
+        args.config = Path(__file__).resolve().parents[1] / "configs" / "test.yaml"
+        args.stores = _tiny_stores(Path(tmp.name), args.config)
+        args.out, args.steps, args.threads = Path(tmp.name) / "search", 8, 1
+        args.variant = [("base", []), ("lr01", ["train.lr=0.01"])]
+    if not (args.config and args.stores and args.out and args.variant):
+        p.error("give --config, --stores, --out and at least one --variant (or --tiny)")
     for sub in ("genome", "targets", "windows", "targets-noise-free"):
         if not (args.stores / sub).is_dir():
             raise SystemExit(

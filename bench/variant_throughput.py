@@ -160,6 +160,7 @@ def main(argv=None) -> int:
 
     cfg = load_config(Path(args.config), args.overrides)
     seq_len = cfg["windows"]["length"]
+    args.share_step = min(args.share_step, seq_len // 2)  # a variant stays in its window
     ctx = mp.get_context("spawn")
     rows, agreement = [], ""
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,13 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 # --tiny runs that take more than a few seconds on 2 cores (subprocesses that each import
 # torch, training): deselected by the default `python -m pytest`, run in CI
-SLOW = {"data_loader.py", "model_comparison.py", "train_throughput.py", "variant_throughput.py"}
+SLOW = {
+    "data_loader.py",
+    "model_comparison.py",
+    "recipe_search.py",
+    "train_throughput.py",
+    "variant_throughput.py",
+}
 
 # what each known script prints when it works (any other script: a line with a number)
 EXPECTED = {
@@ -27,6 +33,7 @@ EXPECTED = {
     "cagi5_kmer.py": r"mean over elements \(test split\): Spearman -?[\d.]+ \[-?[\d.]+, -?[\d.]+\]",
     "classes_ami.py": r"k-means \(same K, same features\)\s+\d+\s+-?[\d.]+",
     "kmer_baseline.py": r"\| \*\*mean\*\* \| pearson \| n/a \| -?[\d.]+ \| [\d.]+ \| n/a \|",
+    "recipe_search.py": r"\| `lr01` \|.*\| \*\*-?[\d.]+\*\* \|",
     "predict_throughput.py": r"ratio ours RC off / naive: [\d.]+x",
     "data_loader.py": r"\*\*ratio ours \(1 process\) / naive\*\* \| \*\*\d+x\*\*",
     "gpu_profile.py": r"\| \*\*sum of parts\*\* \|.*\n\nSequences/s these parts allow",
