@@ -653,6 +653,11 @@ def test_info_values_equal_the_tsv_columns(tmp_path, genome):
     assert _table(tmp_path / "plain" / "scores.tsv.gz") == (head, rows)
     assert plain["annotated_vcf"] is None
     assert not (tmp_path / "plain" / "annotated.vcf.gz").exists()
+    # rescoring the annotated folder without the flag leaves no stale annotated VCF
+    out = path.parent
+    score_vcf(CountModel(), HAND, genome, vcf, out, reverse_complement=False, classes=_classes())
+    assert not (out / "annotated.vcf.gz").exists()
+    assert not (out / "annotated.vcf.gz.tbi").exists()
 
 
 def test_unsorted_input_is_not_indexed_and_unsampled_alts_say_so(tmp_path, genome):

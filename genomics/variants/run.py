@@ -423,8 +423,11 @@ def score_vcf(
             os.replace(tmp_vcf, out / ANNOTATED)
             if indexed:
                 os.replace(tmp_tbi, out / f"{ANNOTATED}.tbi")
-        elif (out / ANNOTATED).exists():
-            log.warning("%s is from an earlier run: not rewritten now", out / ANNOTATED)
+        else:  # an earlier run's annotated VCF would disagree with the new scores
+            for old in (out / ANNOTATED, out / f"{ANNOTATED}.tbi"):
+                if old.exists():
+                    old.unlink()
+                    log.info("removed %s: from an earlier run, not these scores", old)
     finally:
         bar.close()
         for p in (tmp_scores, tmp_rejects, tmp_vcf, tmp_tbi):
