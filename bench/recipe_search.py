@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
                 failed.add(futures[f])
                 log.error("%s failed: see %s", futures[f], args.out / futures[f] / "log.txt")
     rows = [run_variant(n, s, args) for n, s in args.variant if n not in failed]
+    if not rows:
+        raise SystemExit(f"every variant failed; see {args.out}/<variant>/log.txt")
     text = table(rows)
     print(text)
     if args.json:
