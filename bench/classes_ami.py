@@ -59,7 +59,18 @@ def _features(store, model, chrom):
 
 
 def measure(
-    store, truth, *, genome, k, resolution, n_sample, seed, n_neighbors, n_components, merge_low
+    store,
+    truth,
+    *,
+    genome,
+    k,
+    resolution,
+    n_sample,
+    seed,
+    n_neighbors,
+    n_components,
+    merge_low,
+    merge_cosine,
 ):
     """AMI rows (method, K found, AMI, seconds) for one store."""
     from sklearn.cluster import KMeans
@@ -79,6 +90,7 @@ def measure(
         resolution=resolution,
         n_classes=k,
         merge_low=merge_low,
+        merge_cosine=merge_cosine,
         genome=genome,
     )
     t_fit = time.perf_counter() - t0
@@ -146,6 +158,12 @@ def main(argv=None) -> dict:
     p.add_argument(
         "--no-merge-low", action="store_true", help="keep Leiden's low-signal clusters apart"
     )
+    p.add_argument(
+        "--merge-cosine",
+        type=lambda v: None if v == "none" else float(v),
+        default=None,
+        help="merge clusters whose mean profiles have this cosine (default: merge none)",
+    )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--tiny", action="store_true", help="a tiny simulated genome (seconds)")
     args = p.parse_args(argv)
@@ -176,6 +194,7 @@ def main(argv=None) -> dict:
             n_neighbors=args.n_neighbors,
             n_components=args.n_components,
             merge_low=not args.no_merge_low,
+            merge_cosine=args.merge_cosine,
         )
         for r in rows:
             print(

@@ -621,3 +621,30 @@ def test_merge_low_signal_joins_background_clusters_and_renumbers_by_size():
     # a signal cluster is never merged, and nothing changes with one background cluster
     one = merge_low_signal(np.where(cluster <= 2, 0, cluster - 2), z)
     assert len(np.unique(one)) == 3
+
+
+def test_merge_similar_joins_clusters_of_one_direction_only():
+    from genomics.classes.fit import merge_similar
+
+    rng = np.random.default_rng(0)
+    t = 4
+    # 0: track 0 strong; 1: track 0 weak (same direction); 2: track 0 + track 1 (cosine 0.71
+    # with 0); 3 and 4: background (low signal, never merged by direction)
+    centres = np.zeros((5, t))
+    centres[0, 0], centres[1, 0] = 4.0, 1.0
+    centres[2, :2] = 2.0
+    centres[3, 3], centres[4, 3] = 0.1, -0.1
+    sizes = [10, 30, 20, 15, 5]
+    cluster = np.repeat(np.arange(5), sizes)
+    z = centres[cluster] + rng.normal(0, 0.01, (len(cluster), t))
+    merged = merge_similar(cluster, z, 0.99)
+    # 0 and 1 are one cluster (40 bins, now the largest: 0), then 2 (20), 3 (15), 4 (5)
+    assert np.all(merged[cluster <= 1] == 0)
+    assert [int(merged[cluster == c][0]) for c in (2, 3, 4)] == [1, 2, 3]
+    # a lower threshold also joins track 0 + track 1; background is never joined
+    loose = merge_similar(cluster, z, 0.5)
+    assert len(np.unique(loose[cluster <= 2])) == 1
+    assert len(np.unique(loose)) == 3
+    # nothing above the threshold: labels only renumbered by size
+    strict = merge_similar(cluster, z, 1.0)
+    assert len(np.unique(strict)) == 5 and np.all(strict[cluster == 1] == 0)

@@ -30,6 +30,18 @@ def test_warmup_cosine_hand_values():
     assert f(12) == pytest.approx(0.1) and f(50) == pytest.approx(0.1)
 
 
+def test_warmup_stable_decay_hand_values():
+    # 4 warm-up steps, then 16 steps: the peak rate holds for 12, the cosine spans the last 4
+    f = lambda s: warmup_cosine(s, warmup=4, total=20, final_fraction=0.1, decay_fraction=0.25)  # noqa: E731
+    assert [f(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert [f(s) for s in range(4, 17)] == [1.0] * 13
+    assert f(18) == pytest.approx(0.1 + 0.9 * 0.5)  # half way through the decay
+    assert f(20) == pytest.approx(0.1) and f(50) == pytest.approx(0.1)
+    plain = lambda s: warmup_cosine(s, warmup=4, total=20, final_fraction=0.1)  # noqa: E731
+    full = lambda s: warmup_cosine(s, warmup=4, total=20, final_fraction=0.1, decay_fraction=1.0)  # noqa: E731
+    assert [plain(s) for s in range(25)] == [full(s) for s in range(25)]
+
+
 def test_track_loss_hand_values():
     pred = torch.tensor([[[2.0, 0.0]]])  # (b=1, l=1, t=2): a rate and a logit
     target = torch.tensor([[[3.0, 1.0]]])

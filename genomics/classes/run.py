@@ -119,7 +119,8 @@ def build_classes(
         (:func:`genomics.classes.annotation.read_legend`).
     assign : "score" or "knn" (see :mod:`genomics.classes.assign`).
     plot : also write ``pca.png``.
-    fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes, merge_low.
+    fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes, merge_low,
+        merge_cosine.
 
     Returns
     -------
@@ -243,4 +244,5 @@ def classes_from_config(
         resolution=c["resolution"],
         n_classes=c["n_classes"],
         merge_low=c["merge_low_signal"],
+        merge_cosine=c["merge_cosine"],
     )

@@ -161,6 +161,7 @@ def _setup(model: nn.Module, tc: dict, *, device: torch.device, env: DistEnv):
         warmup=tc["warmup_steps"],
         total=tc["max_steps"],
         final_fraction=tc["final_lr_fraction"],
+        decay_fraction=tc["decay_fraction"],
     )
     return net, optimizer, scheduler
 
