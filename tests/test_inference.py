@@ -138,12 +138,14 @@ def _edits(rng, ref, n_per_ref=6):
 
 @pytest.mark.parametrize("name", ["convformer", "conv", "convrnn"])
 @pytest.mark.parametrize("rc", [False, True])
-def test_predict_alts_equals_full_recomputation(name, rc):
+@pytest.mark.parametrize("stem_activation", ["none", "exp"])
+def test_predict_alts_equals_full_recomputation(name, rc, stem_activation):
     """Patching the reference's tower around each edit gives what a full pass gives."""
     from genomics.inference.incremental import predict_alts, supports_incremental
 
     torch.manual_seed(0)
     hp = {"convformer": {"depth": 1}, "conv": {"dilated_layers": 2}}.get(name, {})
+    hp = {**hp, "stem_activation": stem_activation}
     model = build_model(
         name,
         n_tracks=3,

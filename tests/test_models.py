@@ -541,3 +541,24 @@ def test_attention_pool_is_a_softmax_over_each_pair():
     grads_ref = torch.autograd.grad(y_ref, [x, pool.to_logits.weight], g)
     for a, b in zip(grads, grads_ref, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exp_stem_activation(name):
+    """stem_activation "exp" puts an exponential after the stem conv; the field is unchanged."""
+    from genomics.models.layers import EXP_CLAMP
+
+    plain, exp = small(name), small(name, stem_activation="exp")
+    assert exp.tower.receptive_field() == plain.tower.receptive_field()
+    x = random_one_hot(1, 256)
+    with torch.no_grad():
+        conv = exp.tower.stem[0](x)
+        after = exp.tower.stem[1](conv)
+        y = exp(x)
+    torch.testing.assert_close(after, torch.exp(conv.clamp(max=EXP_CLAMP)))
+    assert torch.isfinite(y).all()
+    huge = torch.full((1, 4, 256), 100.0)  # far past the clamp: finite, not inf
+    with torch.no_grad():
+        assert torch.isfinite(exp(huge)).all()
+    with pytest.raises(ValueError, match="stem_activation"):
+        small(name, stem_activation="relu")

@@ -45,6 +45,7 @@ class DilatedConv(BinnedModel):
     dim : channels out of the tower and through the dilated blocks.
     stem_channels : stem width; None means ``dim // 2``.
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
+    stem_activation : "none" or "exp" (:class:`~genomics.models.layers.ConvTower`).
     pool : "attention" (Enformer's softmax pooling) or "max".
     dilated_layers : number of dilated residual blocks.
     dilation_mult : dilation grows by this factor per block (rounded, see :func:`dilations`).
@@ -74,6 +75,7 @@ class DilatedConv(BinnedModel):
         dim: int = 64,
         stem_channels: int | None = None,
         stem_kernel: int = 15,
+        stem_activation: str = "none",
         tower_kernel: int = 5,
         pool: str = "attention",
         dilated_layers: int = 6,
@@ -98,6 +100,7 @@ class DilatedConv(BinnedModel):
             stem_channels=dim // 2 if stem_channels is None else stem_channels,
             bin_size=bin_size,
             stem_kernel=stem_kernel,
+            stem_activation=stem_activation,
             tower_kernel=tower_kernel,
             pool=pool,
         )

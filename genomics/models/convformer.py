@@ -114,6 +114,7 @@ class Convformer(BinnedModel):
     stem_channels : stem width; None means ``dim // 2`` (Enformer).
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
     pool : "attention" (Enformer's softmax pooling, default) or "max" (cheaper).
+    stem_activation : "none" or "exp" (:class:`~genomics.models.layers.ConvTower`).
     head_mult : width of the pointwise block before the head, as a multiple of ``dim``.
     rope_base : RoPE base; wavelengths span ``2 pi .. 2 pi * rope_base`` bins.
     rope_fraction : share of each head's dims that RoPE rotates (rounded down to an even
@@ -154,6 +155,7 @@ class Convformer(BinnedModel):
         stem_kernel: int = 15,
         tower_kernel: int = 5,
         pool: str = "attention",
+        stem_activation: str = "none",
         head_mult: int = 2,
         rope_base: float = 10000.0,
         rope_fraction: float = 1.0,
@@ -192,6 +194,7 @@ class Convformer(BinnedModel):
             stem_kernel=stem_kernel,
             tower_kernel=tower_kernel,
             pool=pool,
+            stem_activation=stem_activation,
         )
         self.blocks = nn.ModuleList(
             TransformerBlock(

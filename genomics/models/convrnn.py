@@ -27,6 +27,7 @@ class ConvRNN(BinnedModel):
     dim : channels out of the tower (and the residual width around the GRU).
     stem_channels : stem width; None means ``dim // 2``.
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
+    stem_activation : "none" or "exp" (:class:`~genomics.models.layers.ConvTower`).
     pool : "attention" (Enformer's softmax pooling) or "max".
     layers : stacked GRU layers.
     hidden : GRU hidden size per direction; None means ``dim // 2``.
@@ -45,6 +46,7 @@ class ConvRNN(BinnedModel):
         dim: int = 64,
         stem_channels: int | None = None,
         stem_kernel: int = 15,
+        stem_activation: str = "none",
         tower_kernel: int = 5,
         pool: str = "attention",
         layers: int = 1,
@@ -66,6 +68,7 @@ class ConvRNN(BinnedModel):
             stem_channels=dim // 2 if stem_channels is None else stem_channels,
             bin_size=bin_size,
             stem_kernel=stem_kernel,
+            stem_activation=stem_activation,
             tower_kernel=tower_kernel,
             pool=pool,
         )

@@ -40,6 +40,8 @@ __all__ = [
 
 TRACK_KINDS = ("coverage", "peaks")
 POOLS = ("attention", "max")
+STEM_ACTIVATIONS = ("none", "exp")
+EXP_CLAMP = 20.0  # exp(20) ~ 5e8: far above any useful motif score, far below overflow
 
 
 def check_int(name: str, value, *, minimum: int = 1, odd: bool = False) -> int:
@@ -182,6 +184,13 @@ class _MaxPool(nn.Module):
         return F.max_pool1d(x, 2)
 
 
+class _Exp(nn.Module):
+    """``exp(min(x, EXP_CLAMP))``: the exponential activation of Koo & Ploenzke (2021)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(torch.clamp(x, max=EXP_CLAMP))
+
+
 def _pool(kind: str, channels: int) -> nn.Module:
     return AttentionPool(channels) if kind == "attention" else _MaxPool()
 
@@ -213,6 +222,9 @@ class ConvTower(nn.Module):
     bin_size : power of two; the tower halves length ``log2(bin_size)`` times.
     stem_kernel, tower_kernel : odd kernel sizes of the stem conv and the stage convs.
     pool : "attention" (Enformer's softmax pooling) or "max".
+    stem_activation : "none" (Enformer: the stem conv feeds the residual block directly)
+        or "exp", an exponential after the stem conv (Koo & Ploenzke 2021: first-layer
+        filters that match whole motifs rather than parts of them).
     """
 
     def __init__(
@@ -224,14 +236,19 @@ class ConvTower(nn.Module):
         stem_kernel: int = 15,
         tower_kernel: int = 5,
         pool: str = "attention",
+        stem_activation: str = "none",
     ):
         super().__init__()
         self.n_halvings = n_halvings(bin_size)
         self.stem_kernel = check_int("stem_kernel", stem_kernel, odd=True)
         self.tower_kernel = check_int("tower_kernel", tower_kernel, odd=True)
         check_choice("pool", pool, POOLS)
+        check_choice("stem_activation", stem_activation, STEM_ACTIVATIONS)
         c0 = check_int("stem_channels", stem_channels)
-        stem = [nn.Conv1d(4, c0, stem_kernel, padding="same"), Residual(conv_block(c0, c0, 1))]
+        stem = [nn.Conv1d(4, c0, stem_kernel, padding="same")]
+        if stem_activation == "exp":
+            stem.append(_Exp())
+        stem.append(Residual(conv_block(c0, c0, 1)))
         if self.n_halvings:
             stem.append(_pool(pool, c0))
         self.stem = nn.Sequential(*stem)
