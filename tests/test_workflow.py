@@ -166,3 +166,22 @@ def test_rerun_with_a_changed_config_trains_again_from_scratch(project):
     assert "are of another run (train.max_steps: 8 != 9): set aside" in log
     r = _snakemake(project, "-n", "--configfile", "configs/test.yaml", "more-steps.yaml")
     assert "Nothing to be done" in r.stdout + r.stderr
+
+
+def test_score_variants_reads_no_genome_store_in_context_mode(tmp_path):
+    """With variants.context the score_variants job neither waits for nor names the genome
+    store; without it, it does both."""
+    work = copy_workflow(tmp_path)
+    (work / "elements.fa").write_text(">e1 chr1:1001-1010\nACGTACGTAC\n")
+    commands = {}
+    for mode, extra in (
+        ("genome", []),
+        ("context", ["--config", "variants={context: elements.fa}"]),
+    ):
+        r = _snakemake(work, "-n", "-p", "--forcerun", "score_variants", *extra)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+        lines = [x for x in r.stdout.splitlines() if "genomics score-variants" in x]
+        assert len(lines) == 1, r.stdout[-3000:]
+        commands[mode] = lines[0]
+    assert "--genome results/genome" in commands["genome"]
+    assert "--genome" not in commands["context"] and "--context elements.fa" in commands["context"]

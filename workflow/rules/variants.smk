@@ -35,6 +35,7 @@ if VCF:
             config=RESOLVED,
             digest=digest("seed", "variants") if CONTEXT else digest("variants"),
             context=f" --context {CONTEXT}" if CONTEXT else "",
+            genome="" if CONTEXT else " --genome results/genome",
             annotated=" --annotated-vcf" if ANNOTATED else "",
         threads: all_cores()
         conda:
@@ -45,7 +46,7 @@ if VCF:
             "logs/score_variants.benchmark.tsv"
         shell:
             "OMP_NUM_THREADS={threads} genomics score-variants --config {params.config}"
-            " --model $(dirname {input.weights}) --genome results/genome"
+            " --model $(dirname {input.weights}){params.genome}"
             " --vcf {input.vcf}{params.context}{params.annotated}"
             " --classes $(dirname {input.classes}) --out $(dirname {output.scores}) > {log} 2>&1"
 
