@@ -172,12 +172,38 @@ def test_per_track_truth_with_auroc(tmp_path):
         ["id", "chrom", "pos", "ref", "alt", "element", "expr", "pk"],
         [(f"v{i}", "chr1", i + 1, "A", "C", elements[i], effect[i], effect[i]) for i in range(n)],
     )
-    res = run_benchmark(scores, measured, tmp_path / "o", n_boot=50, plot=False)
+    res = run_benchmark(scores, measured, tmp_path / "o", stat="sad", n_boot=50, plot=False)
     by = {(r["track"], r["group"]): r for r in res["rows"]}
     assert set(by) == {(t, g) for t in ("expr", "pk") for g in ("all", "background", "enhancer")}
     assert by["expr", "all"]["n"] == n // 2 and by["expr", "all"]["n_null"] == n // 2
     assert by["expr", "all"]["spearman"] > 0.99 and by["expr", "all"]["auroc"] == 1.0
     assert by["pk", "all"]["spearman"] < -0.99 and by["pk", "all"]["score"] == "pk:logodds"
+
+
+def test_per_track_default_stat_is_log2fc(tmp_path):
+    """The simulator's truth is a log2 ratio of summed signal: by default each track is
+    compared with its log2fc column, not SAD; a table without the asked stat is a clear
+    error, not a silently dropped track."""
+    rng = np.random.default_rng(2)
+    n = 60
+    effect = np.where(np.arange(n) % 3 == 0, 0.0, rng.normal(size=n))
+    base = rng.uniform(1, 100, size=n)  # reference signal: SAD = base * ratio - base
+    sad = base * (2.0**effect - 1)
+    rows = [(f"v{i}", "chr1", i + 1, "A", "C", sad[i], effect[i]) for i in range(n)]
+    scores = _scores(tmp_path / "s.tsv.gz", rows, ["expr:sad", "expr:log2fc"])
+    measured = _tsv(
+        tmp_path / "effects.tsv",
+        ["id", "chrom", "pos", "ref", "alt", "expr"],
+        [(f"v{i}", "chr1", i + 1, "A", "C", effect[i]) for i in range(n)],
+    )
+    res = run_benchmark(scores, measured, tmp_path / "o", n_boot=0, plot=False)
+    assert res["rows"][0]["score"] == "expr:log2fc"
+    assert res["rows"][0]["spearman"] == pytest.approx(1.0)
+    by_sad = run_benchmark(scores, measured, tmp_path / "p", stat="sad", n_boot=0, plot=False)
+    assert by_sad["rows"][0]["score"] == "expr:sad" and by_sad["rows"][0]["spearman"] < 0.99
+    only_sad = _scores(tmp_path / "t.tsv.gz", [r[:6] for r in rows], ["expr:sad"])
+    with pytest.raises(ValueError, match=r"no column expr:log2fc .*one of sad"):
+        run_benchmark(only_sad, measured, tmp_path / "q", n_boot=0, plot=False)
 
 
 def test_bad_tables_one_line_errors(tmp_path):

@@ -10,7 +10,11 @@ and either
   elements) and reported on the other rows; or
 - one column per model track (the simulator's ``effects.tsv``): each track's true effect
   is compared with its own score column (``<track>:<stat>``, ``<track>:logodds`` for peak
-  tracks).
+  tracks). ``stat`` is ``log2fc`` by default: the simulator's true effect is
+  ``log2((S_alt + 1) / (S_ref + 1))`` of the signal summed over a window
+  (:mod:`genomics.simulate.variants`), the statistic ``<track>:log2fc`` estimates, and
+  measured effects (MPRA, eQTL, CAGI5) are log ratios too; ``sad`` ranks the same
+  change differently where the reference signal differs.
 
 Rows join on (chrom, pos, ref, alt), chromosome aliases resolved (``20`` = ``chr20``).
 Per group (``all`` and each group; an ``element`` like ``enhancer:m3`` is grouped by its
@@ -44,6 +48,7 @@ from sklearn.metrics import roc_auc_score
 
 from genomics.data.chroms import ChromAliases
 from genomics.io import atomic_write_text
+from genomics.variants.stats import COVERAGE_STATS
 
 __all__ = [
     "bootstrap_interval",
@@ -258,6 +263,13 @@ def _per_track(scores, measured, i_s, i_m, *, stat, n_boot, seed) -> tuple[list,
     g = None if groups is None else np.array(groups, dtype=object)[i_m]
     rows, points = [], {}
     tracks = [c for c in measured if f"{c}:{stat}" in scores or f"{c}:logodds" in scores]
+    other = [f"{c}:{k}" for c in measured for k in COVERAGE_STATS if f"{c}:{k}" in scores]
+    if other and not tracks:
+        raise ValueError(
+            f"the scores table has no column {other[0].split(':')[0]}:{stat} (benchmark.stat "
+            f"{stat}) but has {other[0]}: set benchmark.stat (--set benchmark.stat=...) to "
+            f"one of {', '.join(sorted({c.split(':')[1] for c in other}))}"
+        )
     if not tracks:
         raise ValueError(
             "the measured table has neither a 'value' column nor columns named after the "
@@ -409,7 +421,7 @@ def run_benchmark(
     out: str | Path,
     *,
     score: str | None = None,
-    stat: str = "sad",
+    stat: str = "log2fc",
     select_on: str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
