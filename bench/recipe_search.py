@@ -17,7 +17,9 @@ not rerun, so the search resumes where it stopped.
     python bench/recipe_search.py --tiny   # a tiny simulated genome, two 8-step variants
 
 Prints a Markdown table: per-track valid Pearson, the mean, the mean and the lowest share
-of the noise ceiling, and each variant's training seconds; ``--json`` also writes it.
+of the noise ceiling, and each variant's training seconds; ``--json`` also writes it. On
+real data (no ``targets-noise-free/`` in ``--stores``, peak tracks) the table gives the
+median AUROC and AUPRC over tracks instead.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import concurrent.futures
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,12 +70,14 @@ def run_variant(name: str, sets: list[str], args: argparse.Namespace) -> dict:
             timing.write_text(f"{time.perf_counter() - start:.1f}\n")
             score = [sys.executable, "-m", "genomics", "evaluate", *common, *data]
             score += ["--model", str(folder / "model"), "--split", "valid"]
-            score += ["--noise-free", str(stores / "targets-noise-free")]
+            if (stores / "targets-noise-free").is_dir():
+                score += ["--noise-free", str(stores / "targets-noise-free")]
             score += ["--out", str(folder / "eval")]
             subprocess.run(score, check=True, stdout=out, stderr=subprocess.STDOUT, env=env)
     result = json.loads(metrics.read_text())
     tracks = {t["track"]: t for t in result["tracks"]}
     shares = [t["pearson_of_ceiling"] for t in tracks.values() if "pearson_of_ceiling" in t]
+    peaks = [t for t in tracks.values() if t["kind"] == "peaks"]
     return {
         "variant": name,
         "sets": sets,
@@ -81,17 +86,39 @@ def run_variant(name: str, sets: list[str], args: argparse.Namespace) -> dict:
         "share_mean": sum(shares) / len(shares) if shares else None,
         "share_min": min(shares) if shares else None,
         "train_s": float(timing.read_text()) if timing.exists() else None,
+        "auroc_median": _median([t["auroc"] for t in peaks if t.get("auroc") is not None]),
+        "auprc_median": _median([t["auprc"] for t in peaks if t.get("auprc") is not None]),
     }
 
 
+def _median(values: list[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def peak_table(rows: list[dict]) -> str:
+    """Rows of a search on peak tracks (real data): median AUROC and AUPRC over tracks."""
+    head = ["variant", "median AUROC", "median AUPRC", "mean Pearson", "train s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [f"`{r['variant']}`", f"**{r['auroc_median']:.3f}**"]
+        cells += [f"**{r['auprc_median']:.4f}**", f"{r['mean']:.3f}"]
+        cells += [f"{r['train_s']:.0f}" if r["train_s"] else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    sets = [f"- `{r['variant']}`: {', '.join(r['sets']) or '(the config as it is)'}" for r in rows]
+    return "\n".join(lines + [""] + sets)
+
+
 def table(rows: list[dict]) -> str:
-    """Rows as one Markdown table, tracks as columns."""
+    """Rows as one Markdown table, tracks as columns (share of ceiling when known)."""
+    if rows[0]["auroc_median"] is not None and rows[0]["share_mean"] is None:
+        return peak_table(rows)
     tracks = list(rows[0]["pearson"])
     head = ["variant", *tracks, "mean", "share of ceiling (mean / min)", "train s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [f"`{r['variant']}`", *(f"{r['pearson'][t]:.3f}" for t in tracks)]
-        cells += [f"**{r['mean']:.3f}**", f"{r['share_mean']:.2f} / {r['share_min']:.2f}"]
+        share = f"{r['share_mean']:.2f} / {r['share_min']:.2f}" if r["share_mean"] else ""
+        cells += [f"**{r['mean']:.3f}**", share]
         cells += [f"{r['train_s']:.0f}" if r["train_s"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
     sets = [f"- `{r['variant']}`: {', '.join(r['sets']) or '(the config as it is)'}" for r in rows]
@@ -121,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--stores",
         type=Path,
-        help="folder with genome/, targets/, windows/, targets-noise-free/",
+        help="folder with genome/, targets/, windows/ (and targets-noise-free/ if simulated)",
     )
     p.add_argument("--out", type=Path)
     p.add_argument("--steps", type=int, default=700)
@@ -142,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         args.variant = [("base", []), ("lr01", ["train.lr=0.01"])]
     if not (args.config and args.stores and args.out and args.variant):
         p.error("give --config, --stores, --out and at least one --variant (or --tiny)")
-    for sub in ("genome", "targets", "windows", "targets-noise-free"):
+    for sub in ("genome", "targets", "windows"):
         if not (args.stores / sub).is_dir():
             raise SystemExit(
                 f"--stores {args.stores}: no {sub}/ folder; run the workflow up to it first"
