@@ -79,6 +79,27 @@ def test_scored_spans_score_each_bin_once_from_the_nearest_centre():
             assert abs(b + 0.5 - (first + n_bins / 2)) == best
 
 
+def test_training_validation_scores_each_bin_once(workspace):
+    """Validation during training takes the bins of each window it alone scores, among the
+    windows it runs (train.eval_batches): every covered bin once, none lost at the cut."""
+    from genomics.train.fit import _valid_spans
+
+    root, _ = workspace
+    res = root / "results"
+    genome, targets = GenomeStore(res / "genome"), TargetStore(res / "targets")
+    ds = WindowDataset(genome, targets, read_windows(res / "windows", "valid", genome=genome))
+    assert len(ds) >= 3 and ds.windows[0][2] > ds.windows[1][1]  # overlapping windows
+    for batch, batches in ((2, None), (1, 2)):
+        spans = _valid_spans(ds, batch, batches)
+        n = len(ds) if batches is None else batch * batches
+        assert spans.shape == (len(ds), 2) and not spans[n:].any()
+        run = ds.windows[:n]
+        assert (spans[:n, 1] - spans[:n, 0]).sum() == sum(
+            len(b) for b in _unique_bins(run, ds.n_bins, 0).values()
+        )
+    assert _valid_spans(None, 2, None) is None
+
+
 # ---------------------------------------------------------------- evaluate_dataset(spans)
 
 

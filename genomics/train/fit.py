@@ -1,7 +1,8 @@
 """The training loop: a function over a model and datasets, resumable to the bit.
 
-``fit`` runs AdamW with linear warm-up and cosine decay, gradient accumulation and
-clipping, bf16 autocast on CUDA, periodic validation with early stopping, and a
+``fit`` runs AdamW with linear warm-up and cosine decay (optionally after a stretch at
+the peak rate), gradient accumulation and clipping, bf16 autocast, periodic validation
+(each valid bin scored once, as ``genomics evaluate`` does) with early stopping, and a
 checkpoint every ``train.checkpoint_every`` optimizer steps. Killed at any moment and
 started again with the same config and output folder, it resumes from the newest
 checkpoint and ends with the same weights as a run that was never interrupted: the
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -31,7 +33,7 @@ from genomics.data.dataset import WindowDataset, WindowSampler, make_loader
 from genomics.inference.device import autocast
 from genomics.inference.losses import track_loss
 from genomics.inference.predict import as_input
-from genomics.inference.scoring import evaluate_dataset
+from genomics.inference.scoring import evaluate_dataset, scored_spans
 from genomics.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -137,6 +139,7 @@ class _Validation:
     batch_size: int
     max_batches: int | None
     progress: bool | None
+    spans: np.ndarray | None = None  # (n_windows, 2): each valid bin scored once
 
 
 class _Clock:
@@ -233,6 +236,25 @@ def _save_checkpoint(
     env.barrier()
 
 
+def _valid_spans(
+    valid_set: WindowDataset | None, batch_size: int, max_batches: int | None
+) -> np.ndarray | None:
+    """The bins of each validation window that it alone scores (:func:`scored_spans`), among
+    the windows validation runs (the first ``max_batches`` batches), so overlapping windows
+    do not count a bin twice. Shape (len(valid_set), 2); None without a valid set."""
+    if valid_set is None or len(valid_set) == 0:
+        return None
+    n = len(valid_set) if max_batches is None else min(len(valid_set), max_batches * batch_size)
+    spans = np.zeros((len(valid_set), 2), np.int64)
+    spans[:n] = scored_spans(
+        valid_set.windows[:n],
+        bin_size=valid_set.bin_size,
+        n_bins=valid_set.n_bins,
+        crop_bins=valid_set.crop_bins,
+    )
+    return spans
+
+
 def _validate(
     model: nn.Module,
     valid_set: WindowDataset | None,
@@ -259,6 +281,7 @@ def _validate(
             batch_size=v.batch_size,
             max_batches=v.max_batches,
             progress=v.progress,
+            spans=v.spans,
         )
         value = res["loss"] if v.metric == "loss" else res["summary"].get(v.metric, float("nan"))
         history.add(st.step, st.epoch, "valid", {"loss": res["loss"], **res["summary"]})
@@ -365,6 +388,7 @@ def fit(
         batch_size=tc["batch_size"],
         max_batches=tc["eval_batches"],
         progress=tc["progress"],
+        spans=_valid_spans(valid_set, tc["batch_size"], tc["eval_batches"]),
     )
     net, optimizer, scheduler = _setup(model, tc, device=device, env=env)
     sampler = WindowSampler(
