@@ -85,10 +85,21 @@ def run_variant(name: str, sets: list[str], args: argparse.Namespace) -> dict:
         "mean": result["summary"].get("pearson"),
         "share_mean": sum(shares) / len(shares) if shares else None,
         "share_min": min(shares) if shares else None,
-        "train_s": float(timing.read_text()) if timing.exists() else None,
+        "train_s": _train_seconds(folder, timing),
         "auroc_median": _median([t["auroc"] for t in peaks if t.get("auroc") is not None]),
         "auprc_median": _median([t["auprc"] for t in peaks if t.get("auprc") is not None]),
     }
+
+
+def _train_seconds(folder: Path, timing: Path) -> float | None:
+    """Training wall time: the model's own count, summed over resumed runs (model.json),
+    else this script's timing of its last train call."""
+    spec = folder / "model" / "model.json"
+    if spec.exists():
+        seconds = json.loads(spec.read_text()).get("trained", {}).get("seconds")
+        if seconds is not None and seconds == seconds:  # nan once unknown
+            return float(seconds)
+    return float(timing.read_text()) if timing.exists() else None
 
 
 def _median(values: list[float]) -> float | None:

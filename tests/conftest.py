@@ -79,6 +79,7 @@ TINY_CONFIG = {
     },
     "train": {
         "device": "cpu",
+        "precision": "fp32",  # the same numerics on every CPU (auto: bf16 where it has units)
         "batch_size": 2,
         "max_steps": 16,
         "warmup_steps": 2,

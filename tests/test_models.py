@@ -562,3 +562,20 @@ def test_exp_stem_activation(name):
         assert torch.isfinite(exp(huge)).all()
     with pytest.raises(ValueError, match="stem_activation"):
         small(name, stem_activation="relu")
+
+
+def test_precision_auto_uses_bf16_only_where_the_cpu_has_it(monkeypatch):
+    """``auto`` trains in bf16 on a CPU with bf16 units, fp32 on one without (emulated bf16
+    is slower) and at inference; explicit choices are kept; a bad name is an error."""
+    from genomics.inference import device as dev
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    assert dev.resolve_precision("auto", cpu, cpu_auto_bf16=True) == torch.bfloat16
+    assert dev.resolve_precision("auto", cpu) == torch.float32  # inference: fp32 on CPU
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: False)
+    assert dev.resolve_precision("auto", cpu, cpu_auto_bf16=True) == torch.float32
+    assert dev.resolve_precision("bf16", cpu) == torch.bfloat16
+    assert dev.resolve_precision("fp32", cpu, cpu_auto_bf16=True) == torch.float32
+    with pytest.raises(ValueError, match="choose auto, bf16 or fp32"):
+        dev.resolve_precision("fp16", cpu)

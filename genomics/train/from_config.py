@@ -82,7 +82,7 @@ def train_from_config(
     env = init_distributed(device.type)
     if env.enabled and device.type == "cuda":
         device = torch.device("cuda", env.local_rank)
-    dtype = resolve_precision(tc["precision"], device)
+    dtype = resolve_precision(tc["precision"], device, cpu_auto_bf16=True)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
