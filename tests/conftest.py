@@ -75,11 +75,14 @@ TINY_CONFIG = {
     "windows": {"length": 8192, "stride": 4096, "split": {"valid": ["chr2"], "test": ["chr3"]}},
     "model": {
         "name": "convformer",
-        "convformer": {"dim": 16, "depth": 1, "heads": 2, "pool": "max"},
+        # stem_activation and decay_fraction as before their defaults changed: the losses
+        # test_training_matches_the_run_recorded_before_the_refactor pins were logged so
+        "convformer": {"dim": 16, "depth": 1, "heads": 2, "pool": "max", "stem_activation": "none"},
     },
     "train": {
         "device": "cpu",
         "precision": "fp32",  # the same numerics on every CPU (auto: bf16 where it has units)
+        "decay_fraction": 1.0,
         "batch_size": 2,
         "max_steps": 16,
         "warmup_steps": 2,

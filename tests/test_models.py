@@ -548,7 +548,7 @@ def test_exp_stem_activation(name):
     """stem_activation "exp" puts an exponential after the stem conv; the field is unchanged."""
     from genomics.models.layers import EXP_CLAMP
 
-    plain, exp = small(name), small(name, stem_activation="exp")
+    plain, exp = small(name, stem_activation="none"), small(name, stem_activation="exp")
     assert exp.tower.receptive_field() == plain.tower.receptive_field()
     x = random_one_hot(1, 256)
     with torch.no_grad():
@@ -562,6 +562,26 @@ def test_exp_stem_activation(name):
         assert torch.isfinite(exp(huge)).all()
     with pytest.raises(ValueError, match="stem_activation"):
         small(name, stem_activation="relu")
+
+
+def test_model_saved_before_stem_activation_loads_without_it(tmp_path):
+    """The convformer's default stem activation is exp now; a model.json written before the
+    key existed had none and must load as it was trained (same outputs), not with exp."""
+    from genomics.models.saved import build_from_spec, load_model, save_model
+
+    hp = {"dim": 16, "depth": 1, "heads": 2, "pool": "max"}
+    spec = {"format_version": 1, "name": "convformer", "hparams": hp, "n_tracks": 2,
+            "track_kinds": ["coverage", "peaks"], "bin_size": 128, "crop_bins": 0,
+            "seq_len": 1024}  # fmt: skip
+    torch.manual_seed(0)
+    old = build_from_spec(spec).eval()
+    assert not any(type(m).__name__ == "_Exp" for m in old.tower.stem)
+    save_model(tmp_path / "m", old, spec)
+    loaded, _ = load_model(tmp_path / "m")
+    x = random_one_hot(1, 1024)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), old(x))
+    assert small("convformer").tower.stem[1].__class__.__name__ == "_Exp"  # the new default
 
 
 def test_precision_auto_uses_bf16_only_where_the_cpu_has_it(monkeypatch):

@@ -114,7 +114,7 @@ class Convformer(BinnedModel):
     stem_channels : stem width; None means ``dim // 2`` (Enformer).
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
     pool : "attention" (Enformer's softmax pooling, default) or "max" (cheaper).
-    stem_activation : "none" or "exp" (:class:`~genomics.models.layers.ConvTower`).
+    stem_activation : "exp" (default) or "none" (:class:`~genomics.models.layers.ConvTower`).
     head_mult : width of the pointwise block before the head, as a multiple of ``dim``.
     rope_base : RoPE base; wavelengths span ``2 pi .. 2 pi * rope_base`` bins.
     rope_fraction : share of each head's dims that RoPE rotates (rounded down to an even
@@ -155,7 +155,7 @@ class Convformer(BinnedModel):
         stem_kernel: int = 15,
         tower_kernel: int = 5,
         pool: str = "attention",
-        stem_activation: str = "none",
+        stem_activation: str = "exp",
         head_mult: int = 2,
         rope_base: float = 10000.0,
         rope_fraction: float = 1.0,

@@ -44,6 +44,7 @@ def save_model(
         validation checkpoint) instead of the model's current state.
     """
     folder = Path(folder)
+    spec = _with_stem_activation(spec, model)
     if weights is not None:
         with atomic_path(folder / WEIGHTS) as tmp:
             tmp.write_bytes(Path(weights).read_bytes())
@@ -52,6 +53,16 @@ def save_model(
     atomic_write_text(
         folder / SPEC, json.dumps({"format_version": FORMAT_VERSION, **spec}, indent=1) + "\n"
     )
+
+
+def _with_stem_activation(spec: dict, model: nn.Module) -> dict:
+    """``spec`` with ``hparams.stem_activation`` stated as the network has it, so that a
+    spec written with partial hparams rebuilds the same network whatever the default."""
+    stem = getattr(getattr(model, "tower", None), "stem", None)
+    if stem is None or "stem_activation" in spec.get("hparams", {}):
+        return spec
+    has_exp = any(type(m).__name__ == "_Exp" for m in stem)
+    return {**spec, "hparams": {**spec["hparams"], "stem_activation": "exp" if has_exp else "none"}}
 
 
 def network_spec(
@@ -73,7 +84,9 @@ def network_spec(
 
 
 def build_from_spec(spec: dict) -> nn.Module:
-    """A freshly initialised network as ``model.json``'s ``spec`` describes it."""
+    """A freshly initialised network as ``model.json``'s ``spec`` describes it. A model
+    saved before ``stem_activation`` existed had none (the convformer's default is now
+    ``exp``), so a spec without the key gets ``"none"``."""
     from genomics.models import build_model
 
     return build_model(
@@ -82,7 +95,7 @@ def build_from_spec(spec: dict) -> nn.Module:
         track_kinds=spec["track_kinds"],
         bin_size=spec["bin_size"],
         crop_bins=spec["crop_bins"],
-        **spec["hparams"],
+        **{"stem_activation": "none", **spec["hparams"]},
     )
 
 
