@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,13 +80,6 @@ def make_store(folder: Path, n_bins: int, *, seed: int = 0, chunk: int = 1 << 18
     return folder
 
 
-def _peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _cpu() -> float:
     """CPU seconds (user + system) of this process, all threads: the machine is shared,
     so wall time alone overstates the cost when others load it."""
@@ -102,7 +96,7 @@ def child(store_dir: Path, n_sample: int) -> dict:
     t0, c0 = time.perf_counter(), _cpu()
     model = fit_classes(store, n_sample=n_sample, **FIT)
     fit_s, fit_cpu = time.perf_counter() - t0, _cpu() - c0
-    rss_fit = _peak_rss_mib()
+    rss_fit = peak_rss_mib()
     n_bins = sum(store.n_bins.values())
     assign, assign_cpu = {}, {}
     for method in ("score", "knn"):
@@ -120,7 +114,7 @@ def child(store_dir: Path, n_sample: int) -> dict:
         "clusters": model.info["n_clusters_found"],
         "agreement": model.info["agreement"],
         "peak_rss_fit_mib": rss_fit,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "store_bins": n_bins,
         "assign_bins_per_s": assign,
         "assign_bins_per_cpu_s": assign_cpu,

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib
 
 HERE = Path(__file__).resolve().parent
 LENGTH = 131_072
@@ -124,22 +124,7 @@ def _rss_child(work: str, n: int, length: int) -> None:
 
     sizes = GenomeStore(Path(work) / "genome").sizes
     _ours(Path(work), _windows(sizes, n, length, seed=1))
-    print(json.dumps({"max_rss_mib": _peak_rss_mib()}))
-
-
-def _peak_rss_mib() -> float:
-    """Peak RSS of this process's own address space (MiB).
-
-    ``VmHWM`` from ``/proc/self/status`` on Linux. Not ``getrusage().ru_maxrss``: Linux
-    carries the parent's peak through fork + exec into it, so a child started by a parent
-    that once held 1.7 GiB (the naive route's per-base lists) reports 1.7 GiB.
-    """
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"max_rss_mib": peak_rss_mib()}))
 
 
 def _rss(work: Path, n: int, length: int) -> float:

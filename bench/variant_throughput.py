@@ -26,13 +26,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib
 
 HERE = Path(__file__).resolve().parent
 
@@ -107,7 +107,7 @@ def _worker(job: dict) -> dict:
             incremental=job["method"] == "ours",
         )  # fmt: skip
     seconds = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mib()  # VmHWM: ru_maxrss would include the parent's peak (fork + exec)
     return {"seconds": seconds, "windows": sum(heads), "towers": sum(towers), "rss_mib": rss}
 
 

@@ -46,6 +46,7 @@ def _scripts() -> list:
     return [
         pytest.param(path, marks=[pytest.mark.slow] if path.name in SLOW else [], id=path.name)
         for path in sorted(BENCH.glob("*.py"))
+        if not path.name.startswith("_")  # helpers the scripts share, e.g. _memory.py
     ]
 
 
