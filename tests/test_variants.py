@@ -709,6 +709,12 @@ def test_errors_leave_no_annotated_file(tmp_path, genome):
             model, HAND, genome, out / "annotated.vcf.gz", tmp_path / "twice", annotated_vcf=True
         )
     assert model.windows == 0 and not list((tmp_path / "twice").iterdir())
+    # the same field in a record's INFO without a ##INFO line: named, not written twice
+    undeclared = _vcf(tmp_path / "u.vcf", ["polyA 51 ok A G"], contigs=("polyA",))
+    undeclared.write_text(undeclared.read_text().replace("\t.\t.\t.\n", "\t.\t.\tSAD_gc=1\n"))
+    with pytest.raises(ValueError, match=r"record at polyA:51 already has the INFO .*SAD_gc"):
+        score_vcf(CountModel(), HAND, genome, undeclared, tmp_path / "u", annotated_vcf=True)
+    assert not list((tmp_path / "u").iterdir())
 
 
 def test_context_mode_annotates_the_input_records(tmp_path):

@@ -159,7 +159,8 @@ class AnnotatedVcf:
     def __init__(self, vcf: str | Path, path: str | Path, fields):
         import pysam
 
-        self.fields = fields
+        self.fields, self._vcf = fields, vcf
+        self._keys = {k for k, _, _ in fields} | {SKIP_KEY}
         pysam.set_verbosity(0)  # as read_vcf_records: no warnings for undeclared contigs
         try:
             self._reader = pysam.VariantFile(str(vcf))
@@ -263,6 +264,13 @@ class AnnotatedVcf:
         if not add:  # no score field (no track chosen) and every ALT scored
             return e.cols
         cols = list(e.cols)
+        clash = sorted({f.split("=", 1)[0] for f in cols[7].split(";")} & self._keys)
+        if clash:  # in INFO but not declared in the header (the header check missed it)
+            raise ValueError(
+                f"{self._vcf}: the record at {cols[0]}:{cols[1]} already has the INFO "
+                f"field(s) {', '.join(clash)} (scored before?); remove them (bcftools "
+                "annotate -x) or leave out --annotated-vcf"
+            )
         cols[7] = ";".join(add) if cols[7] == "." else ";".join([cols[7], *add])
         return cols
 
