@@ -34,23 +34,22 @@ sys.path.insert(0, str(ROOT))
 
 
 def planted_types(elements: Path, store) -> dict[str, np.ndarray]:
-    """Per chromosome of ``store``, the planted type of each bin (object array)."""
+    """Per chromosome of ``store``, the planted type of each bin (object array): the type
+    covering most of the bin (:func:`genomics.classes.annotation.bin_states`, as the
+    classes' own enrichment reads an annotation), ``background`` where none touches it."""
+    from genomics.classes.annotation import bin_states
     from genomics.classes.regions import read_bed
 
     regions = read_bed(elements, store.chroms, named=True)
-    bs = store.bin_size
+    types = sorted({str(t) for r in regions.values() for t in r[2]})
+    names = np.array([*types, "background"], dtype=object)  # code -1 reads the last
     out = {}
     for chrom in store.chroms:
         n = store.n_bins[chrom]
-        label = np.full(n, "background", dtype=object)
-        best = np.zeros(n, dtype=np.int64)
-        if chrom in regions:
-            for s, e, name in zip(*regions[chrom], strict=True):
-                for b in range(s // bs, min((e - 1) // bs + 1, n)):
-                    cover = min(e, (b + 1) * bs) - max(s, b * bs)
-                    if cover > best[b]:
-                        best[b], label[b] = cover, name
-        out[chrom] = label
+        if chrom not in regions:
+            out[chrom] = np.full(n, "background", dtype=object)
+            continue
+        out[chrom] = names[bin_states(regions[chrom], types, n, store.bin_size)]
     return out
 
 
