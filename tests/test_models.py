@@ -566,7 +566,10 @@ def test_exp_stem_activation(name):
 
 def test_model_saved_before_stem_activation_loads_without_it(tmp_path):
     """The convformer's default stem activation is exp now; a model.json written before the
-    key existed had none and must load as it was trained (same outputs), not with exp."""
+    key existed had none and must load as it was trained (same outputs), not with exp.
+    save_model states every hyperparameter, so new files do not depend on defaults."""
+    import json
+
     from genomics.models.saved import build_from_spec, load_model, save_model
 
     hp = {"dim": 16, "depth": 1, "heads": 2, "pool": "max"}
@@ -574,9 +577,12 @@ def test_model_saved_before_stem_activation_loads_without_it(tmp_path):
             "track_kinds": ["coverage", "peaks"], "bin_size": 128, "crop_bins": 0,
             "seq_len": 1024}  # fmt: skip
     torch.manual_seed(0)
-    old = build_from_spec(spec).eval()
-    assert not any(type(m).__name__ == "_Exp" for m in old.tower.stem)
+    old = build_from_spec({**spec, "hparams": {**hp, "stem_activation": "none"}}).eval()
     save_model(tmp_path / "m", old, spec)
+    written = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert written["hparams"]["stem_activation"] == "exp"  # partial spec: the default stated
+    written["hparams"].pop("stem_activation")  # as a file from before the key existed
+    (tmp_path / "m" / "model.json").write_text(json.dumps(written))
     loaded, _ = load_model(tmp_path / "m")
     x = random_one_hot(1, 1024)
     with torch.no_grad():

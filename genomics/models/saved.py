@@ -44,7 +44,7 @@ def save_model(
         validation checkpoint) instead of the model's current state.
     """
     folder = Path(folder)
-    spec = _with_stem_activation(spec, model)
+    spec = _complete(spec)
     if weights is not None:
         with atomic_path(folder / WEIGHTS) as tmp:
             tmp.write_bytes(Path(weights).read_bytes())
@@ -55,14 +55,15 @@ def save_model(
     )
 
 
-def _with_stem_activation(spec: dict, model: nn.Module) -> dict:
-    """``spec`` with ``hparams.stem_activation`` stated as the network has it, so that a
-    spec written with partial hparams rebuilds the same network whatever the default."""
-    stem = getattr(getattr(model, "tower", None), "stem", None)
-    if stem is None or "stem_activation" in spec.get("hparams", {}):
+def _complete(spec: dict) -> dict:
+    """``spec`` with every hyperparameter stated: those it leaves out take the defaults
+    :func:`~genomics.models.build_model` built the network with, so a ``model.json``
+    rebuilds the same network whatever the defaults become later."""
+    from genomics.models import model_hparams
+
+    if "name" not in spec or "hparams" not in spec:
         return spec
-    has_exp = any(type(m).__name__ == "_Exp" for m in stem)
-    return {**spec, "hparams": {**spec["hparams"], "stem_activation": "exp" if has_exp else "none"}}
+    return {**spec, "hparams": {**model_hparams(spec["name"]), **spec["hparams"]}}
 
 
 def network_spec(
@@ -84,9 +85,8 @@ def network_spec(
 
 
 def build_from_spec(spec: dict) -> nn.Module:
-    """A freshly initialised network as ``model.json``'s ``spec`` describes it. A model
-    saved before ``stem_activation`` existed had none (the convformer's default is now
-    ``exp``), so a spec without the key gets ``"none"``."""
+    """A freshly initialised network as ``model.json``'s ``spec`` describes it (missing
+    hyperparameters take the model's defaults)."""
     from genomics.models import build_model
 
     return build_model(
@@ -95,7 +95,7 @@ def build_from_spec(spec: dict) -> nn.Module:
         track_kinds=spec["track_kinds"],
         bin_size=spec["bin_size"],
         crop_bins=spec["crop_bins"],
-        **{"stem_activation": "none", **spec["hparams"]},
+        **spec["hparams"],
     )
 
 
@@ -124,7 +124,8 @@ def load_model(folder: str | Path, *, device: str | torch.device = "cpu") -> tup
         raise ValueError(
             f"{spec_path}: model format {spec.get('format_version')}, expected {FORMAT_VERSION}"
         )
-    model = build_from_spec(spec)
+    # written before stem_activation existed (save_model now states every hparam): none
+    model = build_from_spec({**spec, "hparams": {"stem_activation": "none", **spec["hparams"]}})
     try:
         state = load_file(str(weights_path))
     except Exception as e:  # safetensors raises its own error types for damaged files
