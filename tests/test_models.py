@@ -564,6 +564,28 @@ def test_exp_stem_activation(name):
         small(name, stem_activation="relu")
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_wide_stem_filters(name):
+    """stem_filters above stem_channels widens only the first conv (pooled, then projected
+    to stem_channels); at or below it the architecture is exactly the default's."""
+    plain = small(name, stem_activation="exp")
+    c0 = plain.tower.stem[0].out_channels
+    wide = small(name, stem_activation="exp", stem_filters=3 * c0)
+    assert wide.tower.stem[0].out_channels == 3 * c0
+    assert wide.tower.receptive_field() == plain.tower.receptive_field()
+    x = random_one_hot(2, 256)
+    with torch.no_grad():
+        assert wide(x).shape == plain(x).shape
+        stem = wide.tower.stem(x)
+    assert stem.shape == (2, c0, 128)  # pooled once, back to stem_channels
+    assert sum(p.numel() for p in wide.parameters()) > sum(p.numel() for p in plain.parameters())
+    same = small(name, stem_activation="exp", stem_filters=c0)
+    shapes = {k: v.shape for k, v in plain.state_dict().items()}
+    assert {k: v.shape for k, v in same.state_dict().items()} == shapes
+    with pytest.raises(ValueError, match="stem_filters"):
+        small(name, stem_filters=-1)
+
+
 def test_model_saved_before_stem_activation_loads_without_it(tmp_path):
     """The convformer's default stem activation is exp now; a model.json written before the
     key existed had none and must load as it was trained (same outputs), not with exp.

@@ -46,6 +46,8 @@ class DilatedConv(BinnedModel):
     stem_channels : stem width; None means ``dim // 2``.
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
     stem_activation : "none" or "exp" (:class:`~genomics.models.layers.ConvTower`).
+    stem_filters : first-layer filters; 0 for ``stem_channels``
+        (:class:`~genomics.models.layers.ConvTower`).
     pool : "attention" (Enformer's softmax pooling) or "max".
     dilated_layers : number of dilated residual blocks.
     dilation_mult : dilation grows by this factor per block (rounded, see :func:`dilations`).
@@ -76,6 +78,7 @@ class DilatedConv(BinnedModel):
         stem_channels: int | None = None,
         stem_kernel: int = 15,
         stem_activation: str = "none",
+        stem_filters: int = 0,
         tower_kernel: int = 5,
         pool: str = "attention",
         dilated_layers: int = 6,
@@ -101,6 +104,7 @@ class DilatedConv(BinnedModel):
             bin_size=bin_size,
             stem_kernel=stem_kernel,
             stem_activation=stem_activation,
+            stem_filters=stem_filters,
             tower_kernel=tower_kernel,
             pool=pool,
         )

@@ -115,6 +115,8 @@ class Convformer(BinnedModel):
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
     pool : "attention" (Enformer's softmax pooling, default) or "max" (cheaper).
     stem_activation : "exp" (default) or "none" (:class:`~genomics.models.layers.ConvTower`).
+    stem_filters : first-layer filters; 0 for ``stem_channels``
+        (:class:`~genomics.models.layers.ConvTower`).
     head_mult : width of the pointwise block before the head, as a multiple of ``dim``.
     rope_base : RoPE base; wavelengths span ``2 pi .. 2 pi * rope_base`` bins.
     rope_fraction : share of each head's dims that RoPE rotates (rounded down to an even
@@ -156,6 +158,7 @@ class Convformer(BinnedModel):
         tower_kernel: int = 5,
         pool: str = "attention",
         stem_activation: str = "exp",
+        stem_filters: int = 0,
         head_mult: int = 2,
         rope_base: float = 10000.0,
         rope_fraction: float = 1.0,
@@ -195,6 +198,7 @@ class Convformer(BinnedModel):
             tower_kernel=tower_kernel,
             pool=pool,
             stem_activation=stem_activation,
+            stem_filters=stem_filters,
         )
         self.blocks = nn.ModuleList(
             TransformerBlock(

@@ -28,6 +28,8 @@ class ConvRNN(BinnedModel):
     stem_channels : stem width; None means ``dim // 2``.
     stem_kernel, tower_kernel : odd conv kernel sizes of the stem and tower stages.
     stem_activation : "none" or "exp" (:class:`~genomics.models.layers.ConvTower`).
+    stem_filters : first-layer filters; 0 for ``stem_channels``
+        (:class:`~genomics.models.layers.ConvTower`).
     pool : "attention" (Enformer's softmax pooling) or "max".
     layers : stacked GRU layers.
     hidden : GRU hidden size per direction; None means ``dim // 2``.
@@ -47,6 +49,7 @@ class ConvRNN(BinnedModel):
         stem_channels: int | None = None,
         stem_kernel: int = 15,
         stem_activation: str = "none",
+        stem_filters: int = 0,
         tower_kernel: int = 5,
         pool: str = "attention",
         layers: int = 1,
@@ -69,6 +72,7 @@ class ConvRNN(BinnedModel):
             bin_size=bin_size,
             stem_kernel=stem_kernel,
             stem_activation=stem_activation,
+            stem_filters=stem_filters,
             tower_kernel=tower_kernel,
             pool=pool,
         )

@@ -225,6 +225,11 @@ class ConvTower(nn.Module):
     stem_activation : "none" (Enformer: the stem conv feeds the residual block directly)
         or "exp", an exponential after the stem conv (Koo & Ploenzke 2021: first-layer
         filters that match whole motifs rather than parts of them).
+    stem_filters : first-layer filters (motif detectors); 0 (default) for
+        ``stem_channels``. More than ``stem_channels`` gives a wide first layer that is
+        pooled, then projected to ``stem_channels`` by a 1x1 conv: more chances that some
+        filter starts near each motif (Koo & Eddy 2019) at a fraction of the cost of a
+        wider tower, since only the stem conv runs at full resolution.
     """
 
     def __init__(
@@ -237,6 +242,7 @@ class ConvTower(nn.Module):
         tower_kernel: int = 5,
         pool: str = "attention",
         stem_activation: str = "none",
+        stem_filters: int = 0,
     ):
         super().__init__()
         self.n_halvings = n_halvings(bin_size)
@@ -245,12 +251,20 @@ class ConvTower(nn.Module):
         check_choice("pool", pool, POOLS)
         check_choice("stem_activation", stem_activation, STEM_ACTIVATIONS)
         c0 = check_int("stem_channels", stem_channels)
-        stem = [nn.Conv1d(4, c0, stem_kernel, padding="same")]
+        if stem_filters < 0 or stem_filters != int(stem_filters):
+            raise ValueError(f"stem_filters must be an integer >= 0, got {stem_filters!r}")
+        wide = int(stem_filters) if stem_filters > c0 else 0
+        stem = [nn.Conv1d(4, wide or c0, stem_kernel, padding="same")]
         if stem_activation == "exp":
             stem.append(_Exp())
-        stem.append(Residual(conv_block(c0, c0, 1)))
-        if self.n_halvings:
-            stem.append(_pool(pool, c0))
+        if wide:  # pool the detectors, then project: the 1x1 runs at half resolution
+            if self.n_halvings:
+                stem.append(_pool(pool, wide))
+            stem.append(conv_block(wide, c0, 1))
+        else:
+            stem.append(Residual(conv_block(c0, c0, 1)))
+            if self.n_halvings:
+                stem.append(_pool(pool, c0))
         self.stem = nn.Sequential(*stem)
         self.channels = exponential_channels(c0, dim, self.n_halvings - 1)
         stages, c_prev = [], c0
