@@ -225,8 +225,8 @@ class ConvTower(nn.Module):
     stem_activation : "none" (Enformer: the stem conv feeds the residual block directly)
         or "exp", an exponential after the stem conv (Koo & Ploenzke 2021: first-layer
         filters that match whole motifs rather than parts of them).
-    stem_filters : first-layer filters (motif detectors); 0 (default) for
-        ``stem_channels``. More than ``stem_channels`` gives a wide first layer that is
+    stem_filters : first-layer filters (motif detectors); 0 (default) or at most
+        ``stem_channels`` keeps the stem above. More gives a wide first layer that is
         pooled, then projected to ``stem_channels`` by a 1x1 conv: more chances that some
         filter starts near each motif (Koo & Eddy 2019) at a fraction of the cost of a
         wider tower, since only the stem conv runs at full resolution.
@@ -251,9 +251,7 @@ class ConvTower(nn.Module):
         check_choice("pool", pool, POOLS)
         check_choice("stem_activation", stem_activation, STEM_ACTIVATIONS)
         c0 = check_int("stem_channels", stem_channels)
-        if stem_filters < 0 or stem_filters != int(stem_filters):
-            raise ValueError(f"stem_filters must be an integer >= 0, got {stem_filters!r}")
-        wide = int(stem_filters) if stem_filters > c0 else 0
+        wide = stem_filters if check_int("stem_filters", stem_filters, minimum=0) > c0 else 0
         stem = [nn.Conv1d(4, wide or c0, stem_kernel, padding="same")]
         if stem_activation == "exp":
             stem.append(_Exp())
