@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # One torch (OpenMP) thread in the tests and in every process they start, set before
@@ -126,6 +127,52 @@ def workspace(tmp_path_factory):
         test=w["split"]["test"],
     )
     return root, cfg
+
+
+def planted_stores(tmp_path: Path, motifs: dict[str, str], seed: int = 0) -> dict[str, Path]:
+    """Stores of three random 200-kb chromosomes with each motif planted 120 times in each
+    (either strand, sites of different motifs apart), and one peaks track per motif that
+    marks 200 bp around its sites. Windows of 8,192 bp; chr2 valid, chr3 test.
+
+    Returns ``genome_dir``, ``targets_dir`` and ``windows_dir``.
+    """
+    from genomics.data.genome import GenomeStore, build_genome_store
+    from genomics.data.targets import build_target_store
+    from genomics.data.windows import build_windows
+
+    rng = np.random.default_rng(seed)
+    records, peaks = {}, {name: [] for name in motifs}
+    for c in range(3):
+        seq = rng.choice(list("ACGT"), 200_000, p=[0.29, 0.21, 0.21, 0.29])
+        slots = rng.choice(np.arange(2, 398), size=120 * len(motifs), replace=False)
+        for i, slot in enumerate(slots):
+            name = list(motifs)[i % len(motifs)]
+            motif = motifs[name]
+            rc = motif[::-1].translate(str.maketrans("ACGT", "TGCA"))
+            start = int(slot) * 500 + int(rng.integers(0, 400))
+            seq[start : start + len(motif)] = list(motif if rng.random() < 0.5 else rc)
+            centre = start + len(motif) // 2
+            peaks[name].append((f"chr{c + 1}", centre - 100, centre + 100))
+        records[f"chr{c + 1}"] = "".join(seq)
+    write_fasta(tmp_path / "toy.fa", records)
+    tracks = []
+    for name, rows in peaks.items():
+        bed = tmp_path / f"{name}.bed"
+        bed.write_text("".join(f"{c}\t{s}\t{e}\n" for c, s, e in sorted(rows)))
+        tracks.append({"name": name, "path": str(bed), "kind": "peaks"})
+    build_genome_store(tmp_path / "toy.fa", tmp_path / "genome")
+    genome = GenomeStore(tmp_path / "genome")
+    build_target_store(genome, tracks, tmp_path / "targets", bin_size=128)
+    build_windows(
+        genome,
+        tmp_path / "windows",
+        length=8192,
+        stride=4096,
+        bin_size=128,
+        valid=["chr2"],
+        test=["chr3"],
+    )
+    return {d: tmp_path / d.split("_")[0] for d in ("genome_dir", "targets_dir", "windows_dir")}
 
 
 def run_cli(root: Path, argv: list[str]) -> tuple[int, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_fasta
+from conftest import planted_stores
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "kmer_baseline.py"
 
@@ -64,44 +64,14 @@ def test_kmer_features_hand_counts(kb):
 MOTIF = "TGACTCAGCATG"
 
 
-def _toy(tmp_path: Path, seed: int = 0) -> dict:
-    """Three random 200-kb chromosomes with MOTIF planted 120 times in each (either
-    strand); a peaks track marks 200 bp around each site."""
-    from genomics.data.genome import GenomeStore, build_genome_store
-    from genomics.data.targets import build_target_store
-    from genomics.data.windows import build_windows
-
-    rng = np.random.default_rng(seed)
-    rc = MOTIF[::-1].translate(str.maketrans("ACGT", "TGCA"))
-    records, peaks = {}, []
-    for c in range(3):
-        seq = rng.choice(list("ACGT"), 200_000, p=[0.29, 0.21, 0.21, 0.29])
-        for slot in rng.choice(np.arange(2, 398), size=120, replace=False):
-            start = int(slot) * 500 + int(rng.integers(0, 400))
-            seq[start : start + len(MOTIF)] = list(MOTIF if rng.random() < 0.5 else rc)
-            centre = start + len(MOTIF) // 2
-            peaks.append(f"chr{c + 1}\t{centre - 100}\t{centre + 100}\n")
-        records[f"chr{c + 1}"] = "".join(seq)
-    write_fasta(tmp_path / "toy.fa", records)
-    (tmp_path / "peaks.bed").write_text("".join(sorted(peaks)))
-    build_genome_store(tmp_path / "toy.fa", tmp_path / "genome")
-    genome = GenomeStore(tmp_path / "genome")
-    tracks = [{"name": "motif", "path": str(tmp_path / "peaks.bed"), "kind": "peaks"}]
-    build_target_store(genome, tracks, tmp_path / "targets", bin_size=128)
-    build_windows(
-        genome,
-        tmp_path / "windows",
-        length=8192,
-        stride=4096,
-        bin_size=128,
-        valid=["chr2"],
-        test=["chr3"],
-    )
-    return {d: tmp_path / d.split("_")[0] for d in ("genome_dir", "targets_dir", "windows_dir")}
-
-
 def test_finds_a_planted_motif(kb, tmp_path):
-    res = kb.run(**_toy(tmp_path), crop_bins=2, k=6, max_train_bins=1000, peak_bins=300)
+    res = kb.run(
+        **planted_stores(tmp_path, {"motif": MOTIF}),
+        crop_bins=2,
+        k=6,
+        max_train_bins=1000,
+        peak_bins=300,
+    )
     (row,) = res["tracks"]
     assert row["track"] == "motif" and row["kind"] == "peaks"
     assert row["auroc"] > 0.9, row

@@ -279,6 +279,11 @@ class ConvTower(nn.Module):
             stages.append(conv_block(c_prev, dim, 1))
         self.stages = nn.ModuleList(stages)
 
+    @property
+    def first_layer(self) -> nn.Conv1d:
+        """The conv that reads the one-hot sequence (its filters are the motif detectors)."""
+        return self.stem[0]
+
     def receptive_field(self) -> int:
         """Bases of input that reach one output position, in bp.
 

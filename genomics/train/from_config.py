@@ -39,6 +39,7 @@ from genomics.models.saved import build_from_spec, network_spec, save_model, sav
 from genomics.train.checkpoint import latest_checkpoint, swap_run_state
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
+from genomics.train.motif_init import seed_first_layer
 from genomics.train.output_bias import init_output_bias, track_means
 
 __all__ = ["model_spec", "train_from_config"]
@@ -142,6 +143,8 @@ def train_from_config(
     except ValueError as e:  # hyperparameters that contradict each other
         raise ValueError(f"model.{spec['name']}: {e}") from None
     model.output_bins(seq_len)  # a window the model cannot take fails here, not mid-epoch
+    if tc["init_motifs"]:
+        seed_first_layer(model, tc["init_motifs"], genome, targets, train_w)
     if tc["init_output_bias"]:
         means = track_means(targets, train_w, crop_bins=cfg["windows"]["crop_bins"])
         init_output_bias(model.head.linear, means, spec["track_kinds"])

@@ -1,0 +1,482 @@
+"""Seed the first-layer filters with motifs enriched under each track (``train.init_motifs``).
+
+A randomly initialised first layer finds sparse, degenerate motifs one at a time, by luck:
+on the hard synthetic genome each track is either learnt to the noise ceiling or not at
+all, and which ones changes with the seed (bench/RESULTS.md, "The default recipe on the
+hard genome"). Counting k-mers is enough to find those motifs: under the highest bins of
+each track the motif's k-mers are tens of times more frequent than in the whole sequence.
+So before training we do what a seeding motif finder does (the k-mer seeds of HOMER, STREME
+or MEME) and hand the result to the network as a starting point, not a constraint:
+
+1. **Count** k-mers (both strands as one) over non-overlapping stretches of the training
+   windows, in all of them (background) and near each track's top bins (foreground).
+2. **Pick seeds**: for every track its most over-represented k-mers (a z-score against the
+   background rate), taken round-robin over tracks so that each track gets its best k-mer
+   before any gets a second one; a k-mer that overlaps a chosen seed (shifted by up to
+   three bases, either strand, at most one mismatch) is the same motif and is skipped.
+3. **Grow each seed into a PWM** from its occurrences (within one mismatch) near the top
+   bins of the track that gave it, aligned on the seed, and cut to the most informative
+   stretch as wide as the first-layer kernel.
+4. **Write** each PWM and its reverse complement into two first-layer filters as log-odds
+   against the background base composition, scaled so that the best match scores
+   ``MATCH_SCORE``; the other filters keep their random start.
+
+Everything is computed from the training windows only and is deterministic (no random
+draws), so every DDP rank seeds the same filters. Memory is bounded by ``max_chunks``
+stretches of ``CHUNK_BP`` whatever the genome's size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from genomics.data.genome import GenomeStore
+from genomics.data.targets import TargetStore
+
+__all__ = [
+    "MotifSeed",
+    "count_kmers",
+    "enrichment",
+    "explains",
+    "find_motifs",
+    "informative_cut",
+    "kmer_ids",
+    "pick_seeds",
+    "seed_first_layer",
+    "seed_filters",
+]
+
+log = logging.getLogger(__name__)
+
+CHUNK_BP = 131_072  # stretches of training sequence read at a time
+MATCH_SCORE = 3.0  # a filter's score on its PWM's best match (exp(3) = 20 with an exp stem)
+PSEUDOCOUNT = 0.5  # per base and column, added to a PWM's counts
+MIN_Z = 5.0  # a seed k-mer's least enrichment z-score
+EXPLAINED = 0.75  # a k-mer scoring this share of a found motif's best is that motif
+MIN_COLUMN_NATS = 0.5  # ... at columns holding this much log-odds each (not flanks)
+
+
+@dataclass(frozen=True)
+class MotifSeed:
+    """One seeded motif: the track it came from, its k-mer seed and its PWM.
+
+    ``pwm`` has shape ``(w, 4)``, rows summing to 1, ``ACGT`` order; ``z`` is the seed's
+    enrichment z-score under that track's top bins; ``sites`` the occurrences it was built
+    from.
+    """
+
+    track: str
+    kmer: str
+    z: float
+    sites: int
+    pwm: np.ndarray
+
+
+def kmer_ids(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Base-4 ids of every k-mer of a code sequence.
+
+    Parameters
+    ----------
+    codes : np.ndarray, shape (l,), uint8 (``A=0 C=1 G=2 T=3``, N=4)
+    k : k-mer length.
+
+    Returns
+    -------
+    ids : np.ndarray, shape (l - k + 1,), int64, in ``[0, 4**k)`` (an N counts as A)
+    valid : np.ndarray, shape (l - k + 1,), bool: the k-mer holds no N
+    """
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    c = codes.astype(np.int64)
+    ok = c < 4
+    c = np.where(ok, c, 0)
+    ids, valid = np.zeros(n, np.int64), np.ones(n, bool)
+    for j in range(k):
+        ids = ids * 4 + c[j : j + n]
+        valid &= ok[j : j + n]
+    return ids, valid
+
+
+def _digits(k: int) -> np.ndarray:
+    """(4**k, k) base codes of every k-mer id, most significant first."""
+    ids = np.arange(4**k)
+    return np.stack([(ids >> (2 * (k - 1 - j))) & 3 for j in range(k)], axis=1)
+
+
+def _reverse_complement_ids(k: int) -> np.ndarray:
+    """(4**k,) the id of each k-mer's reverse complement."""
+    rc = 3 - _digits(k)[:, ::-1]
+    return (rc * (4 ** np.arange(k - 1, -1, -1))).sum(axis=1)
+
+
+def _decode(kmer: int, k: int) -> str:
+    return "".join("ACGT"[(kmer >> (2 * (k - 1 - j))) & 3] for j in range(k))
+
+
+def _chunks(windows: Sequence[tuple[str, int, int]], max_chunks: int) -> list[tuple[str, int, int]]:
+    """The training windows merged into non-overlapping stretches, cut into ``CHUNK_BP``
+    pieces, at most ``max_chunks`` of them spread evenly over the genome."""
+    merged: list[list] = []
+    for chrom, start, end in sorted(windows):
+        if merged and merged[-1][0] == chrom and start <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], end)
+        else:
+            merged.append([chrom, start, end])
+    pieces = [
+        (chrom, s, min(s + CHUNK_BP, end))
+        for chrom, start, end in merged
+        for s in range(start, end, CHUNK_BP)
+    ]
+    if len(pieces) > max_chunks:
+        pick = np.unique(np.linspace(0, len(pieces) - 1, max_chunks).round().astype(int))
+        pieces = [pieces[i] for i in pick]
+    return pieces
+
+
+def _top_masks(
+    targets: TargetStore, chunks: Sequence[tuple[str, int, int]], top_fraction: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per chunk: its bins' first index and a (bins, t) mask of each track's top bins.
+
+    A track's top bins are those at or above its ``1 - top_fraction`` quantile over all
+    chunks, and above its median (so a mostly-zero peak track keeps only its positives).
+    """
+    bs = targets.bin_size
+    ys = [targets.fetch(c, s // bs, -(-e // bs)).astype(np.float32) for c, s, e in chunks]
+    allbins = np.concatenate(ys)
+    high = np.quantile(allbins, 1 - top_fraction, axis=0)
+    median = np.median(allbins, axis=0)
+    return [(s // bs, (y >= high) & (y > median)) for (_, s, _), y in zip(chunks, ys, strict=True)]
+
+
+def _near_top(mask: np.ndarray, first_bin: int, start: int, n: int, bs: int, flank: int):
+    """(n, t) bool: positions ``start + i`` of a chunk within ``flank`` bp of a top bin."""
+    pos = start + np.arange(n)
+    # a position is near a top bin if the bin of pos - flank .. pos + flank holds one:
+    # a cumulative sum over bins answers that for every position at once
+    csum = np.concatenate([np.zeros((1, mask.shape[1]), np.int64), np.cumsum(mask, axis=0)])
+    lo = np.clip((pos - flank) // bs - first_bin, 0, len(mask))
+    hi = np.clip((pos + flank) // bs - first_bin + 1, 0, len(mask))
+    return (csum[hi] - csum[lo]) > 0
+
+
+def count_kmers(
+    genome: GenomeStore,
+    targets: TargetStore,
+    chunks: Sequence[tuple[str, int, int]],
+    masks: Sequence[tuple[int, np.ndarray]],
+    *,
+    k: int,
+    flank: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical k-mer counts over the chunks and near each track's top bins.
+
+    Returns
+    -------
+    background : np.ndarray, shape (4**k,), float64: every k-mer, both strands folded onto
+        the smaller id
+    foreground : np.ndarray, shape (t, 4**k), float64: k-mers starting within ``flank`` bp
+        of a track's top bins
+    """
+    rc = _reverse_complement_ids(k)
+    canon = np.minimum(np.arange(4**k), rc)
+    t = targets.n_tracks
+    background, foreground = np.zeros(4**k), np.zeros(t * 4**k)
+    for (chrom, start, end), (first_bin, mask) in zip(chunks, masks, strict=True):
+        ids, valid = kmer_ids(np.asarray(genome.fetch(chrom, start, end)), k)
+        ids = canon[ids]
+        background += np.bincount(ids[valid], minlength=4**k)
+        near = _near_top(mask, first_bin, start, len(ids), targets.bin_size, flank)
+        where, track = np.nonzero(near & valid[:, None])
+        foreground += np.bincount(track * 4**k + ids[where], minlength=t * 4**k)
+    return background, foreground.reshape(t, 4**k)
+
+
+def enrichment(background: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+    """Each k-mer's over-representation near each track's top bins.
+
+    Parameters
+    ----------
+    background : np.ndarray, shape (4**k,): canonical k-mer counts of all the sequence.
+    foreground : np.ndarray, shape (t, 4**k): the same near each track's top bins.
+
+    Returns
+    -------
+    np.ndarray, shape (t, 4**k): ``(observed - expected) / sqrt(expected + 1)``, expected
+    from the background rate and the track's foreground total.
+    """
+    rate = background / max(background.sum(), 1.0)
+    expected = foreground.sum(axis=1, keepdims=True) * rate
+    return (foreground - expected) / np.sqrt(expected + 1.0)
+
+
+def explains(logodds: np.ndarray, kmer: np.ndarray) -> bool:
+    """Whether a motif already covers a k-mer: at some offset, on either strand, the k-mer
+    scores at least ``EXPLAINED`` of the best score the motif's columns there allow (and
+    those columns hold at least ``MIN_COLUMN_NATS`` a column: not flanks).
+
+    Parameters
+    ----------
+    logodds : np.ndarray, shape (span, 4): a motif's log-odds against the background.
+    kmer : np.ndarray, shape (k,): base codes.
+    """
+    k = len(kmer)
+    for strand in (kmer, 3 - kmer[::-1]):
+        for o in range(len(logodds) - k + 1):
+            cols = logodds[o : o + k]
+            best = cols.max(axis=1).sum()
+            if best >= MIN_COLUMN_NATS * k and cols[np.arange(k), strand].sum() >= EXPLAINED * best:
+                return True
+    return False
+
+
+def pick_seeds(
+    z: np.ndarray,
+    n: int,
+    grow: Callable[[int, int], np.ndarray],
+    *,
+    min_z: float = MIN_Z,
+    candidates: int = 64,
+) -> list[tuple[int, int, np.ndarray]]:
+    """Up to ``n`` distinct motifs, round-robin over tracks by enrichment.
+
+    Each round takes every track's best k-mer that no motif found so far explains (see
+    :func:`explains`), best z first, grows it into a motif with ``grow`` and re-checks the
+    next one against it: two tracks of one motif give it once.
+
+    Parameters
+    ----------
+    z : np.ndarray, shape (t, 4**k): :func:`enrichment`.
+    n : motifs to return at most.
+    grow : ``(track, kmer) -> (span, 4)`` log-odds of the motif grown from that seed.
+    min_z : a k-mer's least z-score to count as enriched.
+    candidates : k-mers looked at per track, best first.
+
+    Returns
+    -------
+    list of ``(track index, k-mer id, log-odds)``, in the order picked.
+    """
+    k = int(round(np.log(z.shape[1]) / np.log(4)))
+    digits = _digits(k)
+    order = np.argsort(-z, axis=1, kind="stable")[:, :candidates]  # (t, candidates)
+    cursor = np.zeros(len(z), int)
+    chosen: list[tuple[int, int, np.ndarray]] = []
+
+    def new(kmer: int) -> bool:
+        return not any(explains(lo, digits[kmer]) for _, _, lo in chosen)
+
+    while len(chosen) < n:
+        best = []
+        for t in range(len(z)):
+            while cursor[t] < order.shape[1]:
+                kmer = order[t, cursor[t]]
+                if z[t, kmer] < min_z:
+                    cursor[t] = order.shape[1]
+                elif new(kmer):
+                    best.append((float(z[t, kmer]), t, int(kmer)))
+                    break
+                else:
+                    cursor[t] += 1
+        if not best:
+            break
+        for _, t, kmer in sorted(best, key=lambda b: -b[0]):
+            if len(chosen) == n:
+                break
+            cursor[t] += 1
+            if new(kmer):
+                chosen.append((t, kmer, grow(t, kmer)))
+    return chosen
+
+
+def _grow_counts(
+    genome: GenomeStore,
+    targets: TargetStore,
+    chunks: Sequence[tuple[str, int, int]],
+    masks: Sequence[tuple[int, np.ndarray]],
+    track: int,
+    kmer: int,
+    *,
+    k: int,
+    span: int,
+    flank: int,
+) -> tuple[np.ndarray, int]:
+    """Base counts, shape ``(span, 4)``, of the seed's occurrences (one mismatch allowed,
+    either strand) near ``track``'s top bins, aligned on the seed (which starts at column
+    ``(span - k) // 2``), and the number of occurrences."""
+    digits = _digits(k)
+    mismatches = (digits != digits[kmer]).sum(axis=1)
+    forward, reverse = mismatches <= 1, mismatches[_reverse_complement_ids(k)] <= 1
+    pad = (span - k) // 2
+    counts, sites = np.zeros((span, 4)), 0
+    for (chrom, start, end), (first_bin, mask) in zip(chunks, masks, strict=True):
+        codes = np.asarray(genome.fetch(chrom, start, end))
+        ids, valid = kmer_ids(codes, k)
+        near = _near_top(
+            mask[:, track : track + 1], first_bin, start, len(ids), targets.bin_size, flank
+        )[:, 0]
+        for flip, hits in ((False, forward[ids]), (True, reverse[ids])):
+            # a reverse hit's window starts so that, once reversed, its seed sits at `pad`
+            first = np.flatnonzero(hits & valid & near) - (span - k - pad if flip else pad)
+            first = first[(first >= 0) & (first + span <= len(codes))]
+            win = codes[first[:, None] + np.arange(span)]  # (sites, span)
+            if flip:
+                win = np.where(win < 4, 3 - win, 4)[:, ::-1]
+            for b in range(4):
+                counts[:, b] += (win == b).sum(axis=0)
+            sites += len(first)
+    return counts, sites
+
+
+def _frequencies(counts: np.ndarray) -> np.ndarray:
+    return (counts + PSEUDOCOUNT) / (counts + PSEUDOCOUNT).sum(axis=1, keepdims=True)
+
+
+def informative_cut(pwm: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` consecutive columns of ``pwm`` (shape ``(span, 4)``) with the most
+    information (bits), shape ``(width, 4)``."""
+    info = 2 + (pwm * np.log2(pwm)).sum(axis=1)
+    best = int(np.argmax(np.convolve(info, np.ones(width), mode="valid")))
+    return pwm[best : best + width]
+
+
+def find_motifs(
+    genome: GenomeStore,
+    targets: TargetStore,
+    windows: Sequence[tuple[str, int, int]],
+    n: int,
+    *,
+    width: int,
+    k: int = 8,
+    top_fraction: float = 0.01,
+    flank: int = 64,
+    max_chunks: int = 256,
+) -> tuple[list[MotifSeed], np.ndarray]:
+    """Up to ``n`` motifs enriched near the top bins of the tracks, from ``windows``.
+
+    Parameters
+    ----------
+    genome, targets : the stores the model trains on.
+    windows : training windows ``(chrom, start, end)``; only their sequence is read.
+    n : motifs to find at most (fewer when fewer k-mers are enriched).
+    width : PWM width (the first-layer kernel).
+    k : seed k-mer length (4**k counts per track are held).
+    top_fraction : a track's top bins are this fraction of the bins read.
+    flank : bp either side of a top bin that count as near it.
+    max_chunks : read at most this many stretches of ``CHUNK_BP`` (32 Mb by default).
+
+    Returns
+    -------
+    motifs : the seeded motifs, in the order picked.
+    background : np.ndarray, shape (4,): base composition of the sequence read (both
+        strands).
+    """
+    chunks = _chunks(windows, max_chunks)
+    masks = _top_masks(targets, chunks, top_fraction)
+    background, foreground = count_kmers(genome, targets, chunks, masks, k=k, flank=flank)
+    digits = _digits(k)
+    base = np.array([(background * (digits == b).sum(axis=1)).sum() for b in range(4)])
+    base = (base + base[::-1]) / max(2 * base.sum(), 1.0)
+    span = width + 2 * k  # room either side of the seed for a motif longer than it
+    grown: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
+
+    def grow(track: int, kmer: int) -> np.ndarray:
+        counts, sites = _grow_counts(
+            genome, targets, chunks, masks, track, kmer, k=k, span=span, flank=flank
+        )
+        grown[track, kmer] = (_frequencies(counts), sites)
+        return np.log(grown[track, kmer][0] / base)
+
+    z = enrichment(background, foreground)
+    motifs = []
+    for track, kmer, _ in pick_seeds(z, n, grow):
+        pwm, sites = grown[track, kmer]
+        motifs.append(
+            MotifSeed(
+                targets.names[track],
+                _decode(kmer, k),
+                float(z[track, kmer]),
+                sites,
+                informative_cut(pwm, width),
+            )
+        )
+    log.info(
+        "first-layer motifs: %s",
+        ", ".join(f"{m.kmer} ({m.track}, z {m.z:.0f}, {m.sites} sites)" for m in motifs),
+    )
+    return motifs, base
+
+
+@torch.no_grad()
+def seed_filters(conv: nn.Conv1d, motifs: Sequence[MotifSeed], background: np.ndarray) -> int:
+    """Write each motif and its reverse complement into the first filters of ``conv``.
+
+    Parameters
+    ----------
+    conv : the first layer, ``in_channels == 4`` (one-hot ``ACGT``), kernel ``w``.
+    motifs : PWMs of shape ``(w, 4)`` or narrower (centred in the kernel).
+    background : np.ndarray, shape (4,): base frequencies the log-odds are taken against.
+
+    Returns
+    -------
+    int : filters written (two per motif, at most ``conv.out_channels``).
+    """
+    filters, _, width = conv.weight.shape
+    i = 0
+    for motif in motifs:
+        logodds = np.log(motif.pwm / background)  # (w, 4)
+        for strand in (logodds, logodds[::-1, ::-1]):
+            if i == filters:
+                return i
+            s = strand - strand.mean(axis=1, keepdims=True)
+            peak = s.max(axis=1).sum()
+            w = np.zeros((4, width))
+            off = (width - len(s)) // 2
+            w[:, off : off + len(s)] = s.T * (MATCH_SCORE / peak if peak > 0 else 0.0)
+            conv.weight[i] = torch.as_tensor(w, dtype=conv.weight.dtype)
+            if conv.bias is not None:
+                conv.bias[i] = 0.0
+            i += 1
+    return i
+
+
+def seed_first_layer(
+    model: nn.Module,
+    n: int,
+    genome: GenomeStore,
+    targets: TargetStore,
+    windows: Sequence[tuple[str, int, int]],
+) -> list[MotifSeed]:
+    """``train.init_motifs``: find up to ``n`` motifs in ``windows`` and write them (both
+    strands) into the first layer of ``model.tower`` (:class:`~genomics.models.layers.ConvTower`).
+
+    Raises ``ValueError`` when the model has no conv tower or fewer than ``2 * n``
+    first-layer filters.
+    """
+    tower = getattr(model, "tower", None)
+    if tower is None or not hasattr(tower, "first_layer"):
+        raise ValueError(f"train.init_motifs: a {type(model).__name__} has no first-layer conv")
+    conv = tower.first_layer
+    if 2 * n > conv.out_channels:
+        raise ValueError(
+            f"train.init_motifs {n} needs {2 * n} first-layer filters but the model has "
+            f"{conv.out_channels}: lower it to {conv.out_channels // 2} or less, or widen the "
+            "first layer (model.<name>.stem_channels or stem_filters)"
+        )
+    motifs, background = find_motifs(genome, targets, windows, n, width=conv.kernel_size[0])
+    written = seed_filters(conv, motifs, background)
+    if len(motifs) < n:
+        log.warning(
+            "train.init_motifs: %d motifs asked for, %d k-mers enriched enough; %d first-layer "
+            "filters seeded",
+            n,
+            len(motifs),
+            written,
+        )
+    return motifs
