@@ -23,7 +23,8 @@ or MEME) and hand the result to the network as a starting point, not a constrain
 
 Everything is computed from the training windows only and is deterministic (no random
 draws), so every DDP rank seeds the same filters. Memory is bounded by ``max_chunks``
-stretches of ``CHUNK_BP`` whatever the genome's size.
+stretches of ``CHUNK_BP`` and ``TRACK_BLOCK`` tracks' counts at a time, whatever the
+genome's size and the number of tracks.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ CHUNK_BP = 131_072  # stretches of training sequence read at a time
 MATCH_SCORE = 3.0  # a filter's score on its PWM's best match (exp(3) = 20 with an exp stem)
 PSEUDOCOUNT = 0.5  # per base and column, added to a PWM's counts
 MIN_Z = 5.0  # a seed k-mer's least enrichment z-score
+TRACK_BLOCK = 128  # tracks counted at a time (4**k counts each)
 EXPLAINED = 0.75  # a k-mer scoring this share of a found motif's best is that motif
 MIN_COLUMN_NATS = 0.5  # ... at columns holding this much log-odds each (not flanks)
 
@@ -140,43 +142,73 @@ def _chunks(windows: Sequence[tuple[str, int, int]], max_chunks: int) -> list[tu
     return pieces
 
 
+@dataclass(frozen=True)
+class _Sample:
+    """The training sequence read once: per chunk its place, codes and canonical k-mers."""
+
+    chunks: list[tuple[str, int, int]]
+    codes: list[np.ndarray]  # (l,) uint8 per chunk
+    kmers: list[np.ndarray]  # (l - k + 1,) int32 canonical ids per chunk
+    valid: list[np.ndarray]  # (l - k + 1,) bool per chunk
+
+
+def _read_sample(genome: GenomeStore, chunks: list[tuple[str, int, int]], k: int) -> _Sample:
+    canon = np.minimum(np.arange(4**k), _reverse_complement_ids(k)).astype(np.int32)
+    codes, kmers, valid = [], [], []
+    for chrom, start, end in chunks:
+        c = np.asarray(genome.fetch(chrom, start, end))
+        ids, ok = kmer_ids(c, k)
+        codes.append(c)
+        kmers.append(canon[ids])
+        valid.append(ok)
+    return _Sample(chunks, codes, kmers, valid)
+
+
 def _top_masks(
-    targets: TargetStore, chunks: Sequence[tuple[str, int, int]], top_fraction: float
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per chunk: its bins' first index and a (bins, t) mask of each track's top bins.
+    targets: TargetStore,
+    chunks: Sequence[tuple[str, int, int]],
+    tracks: np.ndarray,
+    top_fraction: float,
+) -> list[np.ndarray]:
+    """Per chunk, a (bins, len(tracks)) mask of each track's top bins.
 
     A track's top bins are those at or above its ``1 - top_fraction`` quantile over all
     chunks, and above its median (so a mostly-zero peak track keeps only its positives).
     """
     bs = targets.bin_size
-    ys = [targets.fetch(c, s // bs, -(-e // bs)).astype(np.float32) for c, s, e in chunks]
+    ys = [
+        targets.fetch(c, s // bs, -(-e // bs))[:, tracks].astype(np.float32) for c, s, e in chunks
+    ]
     allbins = np.concatenate(ys)
     high = np.quantile(allbins, 1 - top_fraction, axis=0)
     median = np.median(allbins, axis=0)
-    return [(s // bs, (y >= high) & (y > median)) for (_, s, _), y in zip(chunks, ys, strict=True)]
+    return [(y >= high) & (y > median) for y in ys]
 
 
-def _near_top(mask: np.ndarray, first_bin: int, start: int, n: int, bs: int, flank: int):
-    """(n, t) bool: positions ``start + i`` of a chunk within ``flank`` bp of a top bin."""
+def _near_top(mask: np.ndarray, start: int, n: int, bs: int, flank: int) -> np.ndarray:
+    """(n, t) bool: positions ``start + i`` of a chunk (whose first bin holds ``start``)
+    within ``flank`` bp of a top bin in ``mask`` (bins, t)."""
     pos = start + np.arange(n)
-    # a position is near a top bin if the bin of pos - flank .. pos + flank holds one:
+    # a position is near a top bin if the bins of pos - flank .. pos + flank hold one:
     # a cumulative sum over bins answers that for every position at once
-    csum = np.concatenate([np.zeros((1, mask.shape[1]), np.int64), np.cumsum(mask, axis=0)])
-    lo = np.clip((pos - flank) // bs - first_bin, 0, len(mask))
-    hi = np.clip((pos + flank) // bs - first_bin + 1, 0, len(mask))
+    csum = np.concatenate(
+        [np.zeros((1, mask.shape[1]), np.int32), np.cumsum(mask, axis=0, dtype=np.int32)]
+    )
+    first = start // bs
+    lo = np.clip((pos - flank) // bs - first, 0, len(mask))
+    hi = np.clip((pos + flank) // bs - first + 1, 0, len(mask))
     return (csum[hi] - csum[lo]) > 0
 
 
 def count_kmers(
-    genome: GenomeStore,
-    targets: TargetStore,
-    chunks: Sequence[tuple[str, int, int]],
-    masks: Sequence[tuple[int, np.ndarray]],
-    *,
-    k: int,
-    flank: int,
+    sample: _Sample, masks: Sequence[np.ndarray], *, k: int, bin_size: int, flank: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical k-mer counts over the chunks and near each track's top bins.
+    """Canonical k-mer counts over a sample and near each masked track's top bins.
+
+    Parameters
+    ----------
+    sample : the sequence read (:func:`_read_sample`).
+    masks : per chunk, a (bins, t) top-bin mask (:func:`_top_masks`).
 
     Returns
     -------
@@ -185,15 +217,13 @@ def count_kmers(
     foreground : np.ndarray, shape (t, 4**k), float64: k-mers starting within ``flank`` bp
         of a track's top bins
     """
-    rc = _reverse_complement_ids(k)
-    canon = np.minimum(np.arange(4**k), rc)
-    t = targets.n_tracks
+    t = masks[0].shape[1] if masks else 0
     background, foreground = np.zeros(4**k), np.zeros(t * 4**k)
-    for (chrom, start, end), (first_bin, mask) in zip(chunks, masks, strict=True):
-        ids, valid = kmer_ids(np.asarray(genome.fetch(chrom, start, end)), k)
-        ids = canon[ids]
+    for (_, start, _), ids, valid, mask in zip(
+        sample.chunks, sample.kmers, sample.valid, masks, strict=True
+    ):
         background += np.bincount(ids[valid], minlength=4**k)
-        near = _near_top(mask, first_bin, start, len(ids), targets.bin_size, flank)
+        near = _near_top(mask, start, len(ids), bin_size, flank)
         where, track = np.nonzero(near & valid[:, None])
         foreground += np.bincount(track * 4**k + ids[where], minlength=t * 4**k)
     return background, foreground.reshape(t, 4**k)
@@ -238,12 +268,13 @@ def explains(logodds: np.ndarray, kmer: np.ndarray) -> bool:
 
 
 def pick_seeds(
-    z: np.ndarray,
+    candidates: np.ndarray,
+    scores: np.ndarray,
     n: int,
     grow: Callable[[int, int], np.ndarray],
     *,
+    k: int,
     min_z: float = MIN_Z,
-    candidates: int = 64,
 ) -> list[tuple[int, int, np.ndarray]]:
     """Up to ``n`` distinct motifs, round-robin over tracks by enrichment.
 
@@ -253,20 +284,21 @@ def pick_seeds(
 
     Parameters
     ----------
-    z : np.ndarray, shape (t, 4**k): :func:`enrichment`.
+    candidates : np.ndarray, shape (t, c), int: each track's most enriched k-mer ids, best
+        first.
+    scores : np.ndarray, shape (t, c): their :func:`enrichment` z-scores.
     n : motifs to return at most.
     grow : ``(track, kmer) -> (span, 4)`` log-odds of the motif grown from that seed.
+    k : k-mer length.
     min_z : a k-mer's least z-score to count as enriched.
-    candidates : k-mers looked at per track, best first.
 
     Returns
     -------
     list of ``(track index, k-mer id, log-odds)``, in the order picked.
     """
-    k = int(round(np.log(z.shape[1]) / np.log(4)))
     digits = _digits(k)
-    order = np.argsort(-z, axis=1, kind="stable")[:, :candidates]  # (t, candidates)
-    cursor = np.zeros(len(z), int)
+    width = candidates.shape[1]
+    cursor = np.zeros(len(candidates), int)
     chosen: list[tuple[int, int, np.ndarray]] = []
 
     def new(kmer: int) -> bool:
@@ -274,13 +306,13 @@ def pick_seeds(
 
     while len(chosen) < n:
         best = []
-        for t in range(len(z)):
-            while cursor[t] < order.shape[1]:
-                kmer = order[t, cursor[t]]
-                if z[t, kmer] < min_z:
-                    cursor[t] = order.shape[1]
+        for t in range(len(candidates)):
+            while cursor[t] < width:
+                kmer = int(candidates[t, cursor[t]])
+                if scores[t, cursor[t]] < min_z:
+                    cursor[t] = width
                 elif new(kmer):
-                    best.append((float(z[t, kmer]), t, int(kmer)))
+                    best.append((float(scores[t, cursor[t]]), t, kmer))
                     break
                 else:
                     cursor[t] += 1
@@ -296,34 +328,34 @@ def pick_seeds(
 
 
 def _grow_counts(
-    genome: GenomeStore,
-    targets: TargetStore,
-    chunks: Sequence[tuple[str, int, int]],
-    masks: Sequence[tuple[int, np.ndarray]],
-    track: int,
+    sample: _Sample,
+    masks: Sequence[np.ndarray],
     kmer: int,
     *,
     k: int,
     span: int,
+    bin_size: int,
     flank: int,
 ) -> tuple[np.ndarray, int]:
     """Base counts, shape ``(span, 4)``, of the seed's occurrences (one mismatch allowed,
-    either strand) near ``track``'s top bins, aligned on the seed (which starts at column
-    ``(span - k) // 2``), and the number of occurrences."""
+    either strand) near the top bins of one track (``masks``: per chunk (bins, 1)),
+    aligned on the seed (which starts at column ``(span - k) // 2``), and the number of
+    occurrences."""
     digits = _digits(k)
     mismatches = (digits != digits[kmer]).sum(axis=1)
-    forward, reverse = mismatches <= 1, mismatches[_reverse_complement_ids(k)] <= 1
+    rc = _reverse_complement_ids(k)
+    forward, reverse = mismatches <= 1, mismatches[rc] <= 1
+    # canonical ids fold a k-mer and its reverse complement: look both up from the id
     pad = (span - k) // 2
     counts, sites = np.zeros((span, 4)), 0
-    for (chrom, start, end), (first_bin, mask) in zip(chunks, masks, strict=True):
-        codes = np.asarray(genome.fetch(chrom, start, end))
-        ids, valid = kmer_ids(codes, k)
-        near = _near_top(
-            mask[:, track : track + 1], first_bin, start, len(ids), targets.bin_size, flank
-        )[:, 0]
+    for (_, start, _), codes, valid, mask in zip(
+        sample.chunks, sample.codes, sample.valid, masks, strict=True
+    ):
+        ids, _ = kmer_ids(codes, k)  # strand-specific ids: the canonical ones lose the strand
+        near = _near_top(mask, start, len(ids), bin_size, flank)[:, 0] & valid
         for flip, hits in ((False, forward[ids]), (True, reverse[ids])):
             # a reverse hit's window starts so that, once reversed, its seed sits at `pad`
-            first = np.flatnonzero(hits & valid & near) - (span - k - pad if flip else pad)
+            first = np.flatnonzero(hits & near) - (span - k - pad if flip else pad)
             first = first[(first >= 0) & (first + span <= len(codes))]
             win = codes[first[:, None] + np.arange(span)]  # (sites, span)
             if flip:
@@ -357,6 +389,7 @@ def find_motifs(
     top_fraction: float = 0.01,
     flank: int = 64,
     max_chunks: int = 256,
+    candidates: int = 64,
 ) -> tuple[list[MotifSeed], np.ndarray]:
     """Up to ``n`` motifs enriched near the top bins of the tracks, from ``windows``.
 
@@ -366,10 +399,14 @@ def find_motifs(
     windows : training windows ``(chrom, start, end)``; only their sequence is read.
     n : motifs to find at most (fewer when fewer k-mers are enriched).
     width : PWM width (the first-layer kernel).
-    k : seed k-mer length (4**k counts per track are held).
+    k : seed k-mer length.
     top_fraction : a track's top bins are this fraction of the bins read.
     flank : bp either side of a top bin that count as near it.
     max_chunks : read at most this many stretches of ``CHUNK_BP`` (32 Mb by default).
+    candidates : k-mers kept per track, most enriched first.
+
+    Memory: the sequence read (about 6 bytes a base) plus ``TRACK_BLOCK`` tracks' counts
+    (``4**k`` each) at a time, whatever the number of tracks.
 
     Returns
     -------
@@ -377,9 +414,17 @@ def find_motifs(
     background : np.ndarray, shape (4,): base composition of the sequence read (both
         strands).
     """
-    chunks = _chunks(windows, max_chunks)
-    masks = _top_masks(targets, chunks, top_fraction)
-    background, foreground = count_kmers(genome, targets, chunks, masks, k=k, flank=flank)
+    sample = _read_sample(genome, _chunks(windows, max_chunks), k)
+    bs = targets.bin_size
+    kept = np.zeros((targets.n_tracks, candidates), np.int64)
+    kept_z = np.zeros((targets.n_tracks, candidates))
+    for first in range(0, targets.n_tracks, TRACK_BLOCK):
+        block = np.arange(first, min(first + TRACK_BLOCK, targets.n_tracks))
+        masks = _top_masks(targets, sample.chunks, block, top_fraction)
+        background, foreground = count_kmers(sample, masks, k=k, bin_size=bs, flank=flank)
+        z = enrichment(background, foreground)
+        order = np.argsort(-z, axis=1, kind="stable")[:, :candidates]
+        kept[block], kept_z[block] = order, np.take_along_axis(z, order, axis=1)
     digits = _digits(k)
     base = np.array([(background * (digits == b).sum(axis=1)).sum() for b in range(4)])
     base = (base + base[::-1]) / max(2 * base.sum(), 1.0)
@@ -387,24 +432,17 @@ def find_motifs(
     grown: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
 
     def grow(track: int, kmer: int) -> np.ndarray:
-        counts, sites = _grow_counts(
-            genome, targets, chunks, masks, track, kmer, k=k, span=span, flank=flank
-        )
+        masks = _top_masks(targets, sample.chunks, np.array([track]), top_fraction)
+        counts, sites = _grow_counts(sample, masks, kmer, k=k, span=span, bin_size=bs, flank=flank)
         grown[track, kmer] = (_frequencies(counts), sites)
         return np.log(grown[track, kmer][0] / base)
 
-    z = enrichment(background, foreground)
     motifs = []
-    for track, kmer, _ in pick_seeds(z, n, grow):
+    for track, kmer, _ in pick_seeds(kept, kept_z, n, grow, k=k):
         pwm, sites = grown[track, kmer]
+        z = float(kept_z[track][kept[track] == kmer][0])
         motifs.append(
-            MotifSeed(
-                targets.names[track],
-                _decode(kmer, k),
-                float(z[track, kmer]),
-                sites,
-                informative_cut(pwm, width),
-            )
+            MotifSeed(targets.names[track], _decode(kmer, k), z, sites, informative_cut(pwm, width))
         )
     log.info(
         "first-layer motifs: %s",
