@@ -161,3 +161,19 @@ def test_train_seeds_the_first_layer(workspace, tmp_path, caplog):
     code, err = run_cli(root, ["train", "--config", str(config), "--out", str(tmp_path / "m2")])
     assert code != 0 and "train.init_motifs 64 needs 128 first-layer filters" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("start", "flank"), [(0, 64), (4096, 64), (200, 300), (0, 0)])
+def test_near_positions_is_near_top_for_every_position(start, flank):
+    """The range-built (track, position) pairs are exactly the positions the per-position
+    test calls near, each once (overlapping ranges of neighbouring top bins included)."""
+    rng = np.random.default_rng(start + flank)
+    mask = rng.random((40, 3)) < 0.2
+    mask[5:9, 0] = True  # a run of top bins
+    n = 40 * 128 - 7 - start % 128
+    track, pos = motif_init._near_positions(mask, start, n, 128, flank)
+    got = np.zeros((n, 3), int)
+    np.add.at(got, (pos, track), 1)
+    want = motif_init._near_top(mask, start, np.arange(n), 128, flank)
+    assert got.max() <= 1
+    np.testing.assert_array_equal(got.astype(bool), want)

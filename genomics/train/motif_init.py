@@ -144,22 +144,21 @@ def _chunks(windows: Sequence[tuple[str, int, int]], max_chunks: int) -> list[tu
 
 @dataclass(frozen=True)
 class _Sample:
-    """The training sequence read once: per chunk its place, codes and canonical k-mers."""
+    """The training sequence read once: per chunk its place, codes and k-mer ids."""
 
     chunks: list[tuple[str, int, int]]
     codes: list[np.ndarray]  # (l,) uint8 per chunk
-    kmers: list[np.ndarray]  # (l - k + 1,) int32 canonical ids per chunk
+    kmers: list[np.ndarray]  # (l - k + 1,) int32 k-mer ids (this strand) per chunk
     valid: list[np.ndarray]  # (l - k + 1,) bool per chunk
 
 
 def _read_sample(genome: GenomeStore, chunks: list[tuple[str, int, int]], k: int) -> _Sample:
-    canon = np.minimum(np.arange(4**k), _reverse_complement_ids(k)).astype(np.int32)
     codes, kmers, valid = [], [], []
     for chrom, start, end in chunks:
         c = np.asarray(genome.fetch(chrom, start, end))
         ids, ok = kmer_ids(c, k)
         codes.append(c)
-        kmers.append(canon[ids])
+        kmers.append(ids.astype(np.int32))
         valid.append(ok)
     return _Sample(chunks, codes, kmers, valid)
 
@@ -170,7 +169,8 @@ def _top_masks(
     tracks: np.ndarray,
     top_fraction: float,
 ) -> list[np.ndarray]:
-    """Per chunk, a (bins, len(tracks)) mask of each track's top bins.
+    """Per chunk, a (bins, len(tracks)) mask of each track's top bins; a chunk's first
+    row is the bin that holds its start.
 
     A track's top bins are those at or above its ``1 - top_fraction`` quantile over all
     chunks, and above its median (so a mostly-zero peak track keeps only its positives).
@@ -185,19 +185,45 @@ def _top_masks(
     return [(y >= high) & (y > median) for y in ys]
 
 
-def _near_top(mask: np.ndarray, start: int, n: int, bs: int, flank: int) -> np.ndarray:
-    """(n, t) bool: positions ``start + i`` of a chunk (whose first bin holds ``start``)
-    within ``flank`` bp of a top bin in ``mask`` (bins, t)."""
-    pos = start + np.arange(n)
+def _near_top(mask: np.ndarray, start: int, pos: np.ndarray, bs: int, flank: int) -> np.ndarray:
+    """(len(pos), t) bool: whether positions ``start + pos`` of a chunk lie within
+    ``flank`` bp of a top bin in ``mask`` (bins, t), i.e. in ``[b * bs - flank, (b + 1) *
+    bs + flank)`` for a top bin ``b``."""
     # a position is near a top bin if the bins of pos - flank .. pos + flank hold one:
     # a cumulative sum over bins answers that for every position at once
     csum = np.concatenate(
         [np.zeros((1, mask.shape[1]), np.int32), np.cumsum(mask, axis=0, dtype=np.int32)]
     )
     first = start // bs
-    lo = np.clip((pos - flank) // bs - first, 0, len(mask))
-    hi = np.clip((pos + flank) // bs - first + 1, 0, len(mask))
+    lo = np.clip((start + pos - flank) // bs - first, 0, len(mask))
+    hi = np.clip((start + pos + flank) // bs - first + 1, 0, len(mask))
     return (csum[hi] - csum[lo]) > 0
+
+
+def _near_positions(
+    mask: np.ndarray, start: int, n: int, bs: int, flank: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (track, position) pairs of :func:`_near_top` over positions ``0 .. n - 1``, each
+    once, built from the top bins' ranges (a few per cent of the positions) rather than by
+    testing every position for every track.
+
+    Returns
+    -------
+    tracks, positions : np.ndarray, shape (m,), int
+    """
+    b, t = np.nonzero(mask)
+    order = np.lexsort((b, t))  # by track, then bin
+    b, t = b[order], t[order]
+    first = start // bs
+    lo = (first + b) * bs - flank - start
+    hi = (first + b + 1) * bs + flank - start
+    # a bin's range starts where the one of the track's previous top bin ended
+    same = np.r_[False, t[1:] == t[:-1]]
+    lo = np.where(same, np.maximum(lo, np.r_[0, hi[:-1]]), lo)
+    lo, hi = np.clip(lo, 0, n), np.clip(hi, 0, n)
+    lengths = np.maximum(hi - lo, 0)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(t, lengths), np.repeat(lo, lengths) + offsets
 
 
 def count_kmers(
@@ -217,15 +243,17 @@ def count_kmers(
     foreground : np.ndarray, shape (t, 4**k), float64: k-mers starting within ``flank`` bp
         of a track's top bins
     """
+    canon = np.minimum(np.arange(4**k), _reverse_complement_ids(k)).astype(np.int32)
     t = masks[0].shape[1] if masks else 0
     background, foreground = np.zeros(4**k), np.zeros(t * 4**k)
     for (_, start, _), ids, valid, mask in zip(
         sample.chunks, sample.kmers, sample.valid, masks, strict=True
     ):
+        ids = canon[ids]
         background += np.bincount(ids[valid], minlength=4**k)
-        near = _near_top(mask, start, len(ids), bin_size, flank)
-        where, track = np.nonzero(near & valid[:, None])
-        foreground += np.bincount(track * 4**k + ids[where], minlength=t * 4**k)
+        track, pos = _near_positions(mask, start, len(ids), bin_size, flank)
+        keep = valid[pos]
+        foreground += np.bincount(track[keep] * 4**k + ids[pos[keep]], minlength=t * 4**k)
     return background, foreground.reshape(t, 4**k)
 
 
@@ -345,17 +373,16 @@ def _grow_counts(
     mismatches = (digits != digits[kmer]).sum(axis=1)
     rc = _reverse_complement_ids(k)
     forward, reverse = mismatches <= 1, mismatches[rc] <= 1
-    # canonical ids fold a k-mer and its reverse complement: look both up from the id
     pad = (span - k) // 2
     counts, sites = np.zeros((span, 4)), 0
-    for (_, start, _), codes, valid, mask in zip(
-        sample.chunks, sample.codes, sample.valid, masks, strict=True
+    for (_, start, _), codes, ids, valid, mask in zip(
+        sample.chunks, sample.codes, sample.kmers, sample.valid, masks, strict=True
     ):
-        ids, _ = kmer_ids(codes, k)  # strand-specific ids: the canonical ones lose the strand
-        near = _near_top(mask, start, len(ids), bin_size, flank)[:, 0] & valid
         for flip, hits in ((False, forward[ids]), (True, reverse[ids])):
+            pos = np.flatnonzero(hits & valid)
+            pos = pos[_near_top(mask, start, pos, bin_size, flank)[:, 0]]
             # a reverse hit's window starts so that, once reversed, its seed sits at `pad`
-            first = np.flatnonzero(hits & near) - (span - k - pad if flip else pad)
+            first = pos - (span - k - pad if flip else pad)
             first = first[(first >= 0) & (first + span <= len(codes))]
             win = codes[first[:, None] + np.arange(span)]  # (sites, span)
             if flip:
@@ -418,9 +445,12 @@ def find_motifs(
     bs = targets.bin_size
     kept = np.zeros((targets.n_tracks, candidates), np.int64)
     kept_z = np.zeros((targets.n_tracks, candidates))
+    tops = {}  # track -> its top bins, as indices into the sample's bins end to end
     for first in range(0, targets.n_tracks, TRACK_BLOCK):
         block = np.arange(first, min(first + TRACK_BLOCK, targets.n_tracks))
         masks = _top_masks(targets, sample.chunks, block, top_fraction)
+        joined = np.concatenate(masks)
+        tops.update({t: np.flatnonzero(joined[:, j]) for j, t in enumerate(block)})
         background, foreground = count_kmers(sample, masks, k=k, bin_size=bs, flank=flank)
         z = enrichment(background, foreground)
         order = np.argsort(-z, axis=1, kind="stable")[:, :candidates]
@@ -431,8 +461,12 @@ def find_motifs(
     span = width + 2 * k  # room either side of the seed for a motif longer than it
     grown: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
 
+    ends = np.cumsum([len(m) for m in masks])  # each chunk's last bin + 1, end to end
+
     def grow(track: int, kmer: int) -> np.ndarray:
-        masks = _top_masks(targets, sample.chunks, np.array([track]), top_fraction)
+        joined = np.zeros((ends[-1], 1), bool)
+        joined[tops[track]] = True
+        masks = np.split(joined, ends[:-1])
         counts, sites = _grow_counts(sample, masks, kmer, k=k, span=span, bin_size=bs, flank=flank)
         grown[track, kmer] = (_frequencies(counts), sites)
         return np.log(grown[track, kmer][0] / base)
