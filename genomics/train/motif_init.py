@@ -2,8 +2,8 @@
 
 A randomly initialised first layer finds sparse, degenerate motifs one at a time, by luck:
 on the hard synthetic genome each track is either learnt to the noise ceiling or not at
-all, and which ones changes with the seed (bench/RESULTS.md, "The default recipe on the
-hard genome"). Counting k-mers is enough to find those motifs: under the highest bins of
+all, and which ones changes with the seed, while the true motifs written into the first
+layer let it learn every track (bench/RESULTS.md, "Motif-seeded first layers"). Counting k-mers is enough to find those motifs: under the highest bins of
 each track the motif's k-mers are tens of times more frequent than in the whole sequence.
 So before training we do what a seeding motif finder does (the k-mer seeds of HOMER, STREME
 or MEME) and hand the result to the network as a starting point, not a constraint:
@@ -12,11 +12,12 @@ or MEME) and hand the result to the network as a starting point, not a constrain
    windows, in all of them (background) and near each track's top bins (foreground).
 2. **Pick seeds**: for every track its most over-represented k-mers (a z-score against the
    background rate), taken round-robin over tracks so that each track gets its best k-mer
-   before any gets a second one; a k-mer that overlaps a chosen seed (shifted by up to
-   three bases, either strand, at most one mismatch) is the same motif and is skipped.
+   before any gets a second one.
 3. **Grow each seed into a PWM** from its occurrences (within one mismatch) near the top
    bins of the track that gave it, aligned on the seed, and cut to the most informative
-   stretch as wide as the first-layer kernel.
+   stretch as wide as the first-layer kernel. A later k-mer that a grown motif already
+   explains (:func:`explains`: a shifted piece of it, on either strand) is skipped, so
+   tracks that share a motif seed it once.
 4. **Write** each PWM and its reverse complement into two first-layer filters as log-odds
    against the background base composition, scaled so that the best match scores
    ``MATCH_SCORE``; the other filters keep their random start.
