@@ -151,17 +151,25 @@ class _Sample:
     codes: list[np.ndarray]  # (l,) uint8 per chunk
     kmers: list[np.ndarray]  # (l - k + 1,) int32 k-mer ids (this strand) per chunk
     valid: list[np.ndarray]  # (l - k + 1,) bool per chunk
+    background: np.ndarray  # (4**k,) canonical k-mer counts of all the chunks
 
 
 def _read_sample(genome: GenomeStore, chunks: list[tuple[str, int, int]], k: int) -> _Sample:
-    codes, kmers, valid = [], [], []
+    canon = _canonical_ids(k)
+    codes, kmers, valid, background = [], [], [], np.zeros(4**k)
     for chrom, start, end in chunks:
         c = np.asarray(genome.fetch(chrom, start, end))
         ids, ok = kmer_ids(c, k)
         codes.append(c)
         kmers.append(ids.astype(np.int32))
         valid.append(ok)
-    return _Sample(chunks, codes, kmers, valid)
+        background += np.bincount(canon[ids[ok]], minlength=4**k)
+    return _Sample(chunks, codes, kmers, valid, background)
+
+
+def _canonical_ids(k: int) -> np.ndarray:
+    """(4**k,) int32: each k-mer's id folded with its reverse complement's (the smaller)."""
+    return np.minimum(np.arange(4**k), _reverse_complement_ids(k)).astype(np.int32)
 
 
 def _top_masks(
@@ -229,8 +237,9 @@ def _near_positions(
 
 def count_kmers(
     sample: _Sample, masks: Sequence[np.ndarray], *, k: int, bin_size: int, flank: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical k-mer counts over a sample and near each masked track's top bins.
+) -> np.ndarray:
+    """Canonical k-mer counts near each masked track's top bins (``sample.background``
+    holds those of all the sequence).
 
     Parameters
     ----------
@@ -239,23 +248,20 @@ def count_kmers(
 
     Returns
     -------
-    background : np.ndarray, shape (4**k,), float64: every k-mer, both strands folded onto
-        the smaller id
-    foreground : np.ndarray, shape (t, 4**k), float64: k-mers starting within ``flank`` bp
-        of a track's top bins
+    np.ndarray, shape (t, 4**k), float64: k-mers starting within ``flank`` bp of a track's
+    top bins, both strands folded onto the smaller id
     """
-    canon = np.minimum(np.arange(4**k), _reverse_complement_ids(k)).astype(np.int32)
+    canon = _canonical_ids(k)
     t = masks[0].shape[1] if masks else 0
-    background, foreground = np.zeros(4**k), np.zeros(t * 4**k)
+    foreground = np.zeros(t * 4**k)
     for (_, start, _), ids, valid, mask in zip(
         sample.chunks, sample.kmers, sample.valid, masks, strict=True
     ):
         ids = canon[ids]
-        background += np.bincount(ids[valid], minlength=4**k)
         track, pos = _near_positions(mask, start, len(ids), bin_size, flank)
         keep = valid[pos]
         foreground += np.bincount(track[keep] * 4**k + ids[pos[keep]], minlength=t * 4**k)
-    return background, foreground.reshape(t, 4**k)
+    return foreground.reshape(t, 4**k)
 
 
 def enrichment(background: np.ndarray, foreground: np.ndarray) -> np.ndarray:
@@ -452,12 +458,12 @@ def find_motifs(
         masks = _top_masks(targets, sample.chunks, block, top_fraction)
         joined = np.concatenate(masks)
         tops.update({t: np.flatnonzero(joined[:, j]) for j, t in enumerate(block)})
-        background, foreground = count_kmers(sample, masks, k=k, bin_size=bs, flank=flank)
-        z = enrichment(background, foreground)
+        foreground = count_kmers(sample, masks, k=k, bin_size=bs, flank=flank)
+        z = enrichment(sample.background, foreground)
         order = np.argsort(-z, axis=1, kind="stable")[:, :candidates]
         kept[block], kept_z[block] = order, np.take_along_axis(z, order, axis=1)
     digits = _digits(k)
-    base = np.array([(background * (digits == b).sum(axis=1)).sum() for b in range(4)])
+    base = np.array([(sample.background * (digits == b).sum(axis=1)).sum() for b in range(4)])
     base = (base + base[::-1]) / max(2 * base.sum(), 1.0)
     span = width + 2 * k  # room either side of the seed for a motif longer than it
     grown: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
