@@ -161,6 +161,35 @@ def test_train_seeds_the_first_layer(workspace, tmp_path, caplog):
     code, err = run_cli(root, ["train", "--config", str(config), "--out", str(tmp_path / "m2")])
     assert code != 0 and "train.init_motifs 64 needs 128 first-layer filters" in err
     assert "Traceback" not in err
+    assert not (tmp_path / "m2").exists()
+
+
+def test_resumed_train_skips_the_motif_search(workspace, tmp_path, monkeypatch):
+    """A rerun that resumes from a checkpoint takes its weights from it: the motif search
+    (up to tens of seconds on real data) does not run again, and the weights are the same."""
+    root, cfg = workspace
+    cfg = copy.deepcopy(cfg)
+    cfg["train"].update(
+        init_motifs=2, warmup_steps=0, max_steps=1, eval_every=1, checkpoint_every=1
+    )
+    config = tmp_path / "cfg.yaml"
+    config.write_text(dump_config(cfg))
+    argv = ["train", "--config", str(config), "--out", str(tmp_path / "m")]
+    code, err = run_cli(root, argv)
+    assert code == 0, err
+    first = load_file(str(tmp_path / "m" / "weights.safetensors"))
+    assert list((tmp_path / "m" / "checkpoints").glob("step-*.pt"))
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the motif search ran on a resumed run")
+
+    monkeypatch.setattr(motif_init, "find_motifs", no_search)
+    code, err = run_cli(root, argv)
+    assert code == 0, err
+    again = load_file(str(tmp_path / "m" / "weights.safetensors"))
+    assert first.keys() == again.keys()
+    for name in first:
+        torch.testing.assert_close(first[name], again[name], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(("start", "flank"), [(0, 64), (4096, 64), (200, 300), (0, 0)])

@@ -39,7 +39,7 @@ from genomics.models.saved import build_from_spec, network_spec, save_model, sav
 from genomics.train.checkpoint import latest_checkpoint, swap_run_state
 from genomics.train.distributed import init_distributed
 from genomics.train.fit import FitResult, fit
-from genomics.train.motif_init import seed_first_layer
+from genomics.train.motif_init import seed_first_layer, seedable_first_layer
 from genomics.train.output_bias import init_output_bias, track_means
 
 __all__ = ["model_spec", "train_from_config"]
@@ -144,11 +144,7 @@ def train_from_config(
         raise ValueError(f"model.{spec['name']}: {e}") from None
     model.output_bins(seq_len)  # a window the model cannot take fails here, not mid-epoch
     if tc["init_motifs"]:
-        seed_first_layer(model, tc["init_motifs"], genome, targets, train_w)
-    if tc["init_output_bias"]:
-        means = track_means(targets, train_w, crop_bins=cfg["windows"]["crop_bins"])
-        init_output_bias(model.head.linear, means, spec["track_kinds"])
-    torch.manual_seed(cfg["seed"] * 1000 + env.rank)  # each rank's own dropout stream
+        seedable_first_layer(model, tc["init_motifs"])  # a bad value fails before any folder
     n_params = spec["n_parameters"] = sum(p.numel() for p in model.parameters())
     log.info(
         "%s: %.2fM parameters, %d tracks, %d train / %d valid windows of %d bp on %s (%s)",
@@ -174,6 +170,14 @@ def train_from_config(
             if restart_if_changed:
                 swap_run_state(out, cfg=cfg, data=data)
         env.barrier()
+        # a run that resumes takes its weights from the checkpoint: no data-driven start
+        if latest_checkpoint(out / "checkpoints") is None:
+            if tc["init_motifs"]:
+                seed_first_layer(model, tc["init_motifs"], genome, targets, train_w)
+            if tc["init_output_bias"]:
+                means = track_means(targets, train_w, crop_bins=cfg["windows"]["crop_bins"])
+                init_output_bias(model.head.linear, means, spec["track_kinds"])
+        torch.manual_seed(cfg["seed"] * 1000 + env.rank)  # each rank's own dropout stream
         result = _train(model, train_set, valid_set, cfg, spec, out, device, dtype, env, data)
     env.barrier()
     if env.enabled:

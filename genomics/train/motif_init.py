@@ -525,18 +525,11 @@ def seed_filters(conv: nn.Conv1d, motifs: Sequence[MotifSeed], background: np.nd
     return i
 
 
-def seed_first_layer(
-    model: nn.Module,
-    n: int,
-    genome: GenomeStore,
-    targets: TargetStore,
-    windows: Sequence[tuple[str, int, int]],
-) -> list[MotifSeed]:
-    """``train.init_motifs``: find up to ``n`` motifs in ``windows`` and write them (both
-    strands) into the first layer of ``model.tower`` (:class:`~genomics.models.layers.ConvTower`).
+def seedable_first_layer(model: nn.Module, n: int) -> nn.Conv1d:
+    """The first-layer conv of ``model.tower`` that ``n`` motifs will be written into.
 
     Raises ``ValueError`` when the model has no conv tower or fewer than ``2 * n``
-    first-layer filters.
+    first-layer filters (checked before training starts, so a bad value leaves no folder).
     """
     tower = getattr(model, "tower", None)
     if tower is None or not hasattr(tower, "first_layer"):
@@ -548,6 +541,22 @@ def seed_first_layer(
             f"{conv.out_channels}: lower it to {conv.out_channels // 2} or less, or widen the "
             "first layer (model.<name>.stem_channels or stem_filters)"
         )
+    return conv
+
+
+def seed_first_layer(
+    model: nn.Module,
+    n: int,
+    genome: GenomeStore,
+    targets: TargetStore,
+    windows: Sequence[tuple[str, int, int]],
+) -> list[MotifSeed]:
+    """``train.init_motifs``: find up to ``n`` motifs in ``windows`` and write them (both
+    strands) into the first layer of ``model.tower`` (:class:`~genomics.models.layers.ConvTower`).
+
+    Raises ``ValueError`` as :func:`seedable_first_layer`.
+    """
+    conv = seedable_first_layer(model, n)
     motifs, background = find_motifs(genome, targets, windows, n, width=conv.kernel_size[0])
     written = seed_filters(conv, motifs, background)
     if len(motifs) < n:
