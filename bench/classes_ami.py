@@ -5,8 +5,9 @@ A bin's planted type is the element (``elements.bed`` name, e.g. ``motif:m0``,
 ``enhancer:m8``) covering most of its bases, ``background`` where none does. Compared, on
 one store (``--store``: the observed target store, or a prediction store):
 
-- classes, kNN assignment (the default) and largest-score assignment (``genomics classes``'
-  pipeline, :func:`genomics.classes.fit_classes` + ``iter_assign``);
+- classes, assigned by nearest class mean (the default), kNN vote and largest score
+  (``genomics classes``' pipeline, :func:`genomics.classes.fit_classes` + ``iter_assign``;
+  ``--no-refine`` keeps the K largest Leiden clusters instead of refining them);
 - k-means with the same K on the same standardised features (scikit-learn, seeded).
 
     python bench/classes_ami.py --sim results/sim --genome results/genome \\
@@ -70,6 +71,7 @@ def measure(
     n_components,
     merge_low,
     merge_cosine,
+    refine=True,
 ):
     """AMI rows (method, K found, AMI, seconds) for one store."""
     from sklearn.cluster import KMeans
@@ -90,13 +92,14 @@ def measure(
         n_classes=k,
         merge_low=merge_low,
         merge_cosine=merge_cosine,
+        refine_clusters=refine,
         genome=genome,
     )
     t_fit = time.perf_counter() - t0
     keep = {c: ~excluded(c) for c in store.chroms}
     y = np.concatenate([truth[c][keep[c]] for c in store.chroms]).astype(str)
     rows = []
-    for method in ("knn", "score"):
+    for method in ("centroid", "knn", "score"):
         t0 = time.perf_counter()
         pred = np.concatenate(
             [lab[keep[c]] for c, lab, _ in iter_assign(store, model, method=method)]
@@ -163,6 +166,9 @@ def main(argv=None) -> dict:
         default=None,
         help="merge clusters whose mean profiles have this cosine (default: merge none)",
     )
+    p.add_argument(
+        "--no-refine", action="store_true", help="keep the K largest Leiden clusters, unrefined"
+    )
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--tiny", action="store_true", help="a tiny simulated genome (seconds)")
     args = p.parse_args(argv)
@@ -194,6 +200,7 @@ def main(argv=None) -> dict:
             n_components=args.n_components,
             merge_low=not args.no_merge_low,
             merge_cosine=args.merge_cosine,
+            refine=not args.no_refine,
         )
         for r in rows:
             print(

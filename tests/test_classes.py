@@ -16,6 +16,7 @@ from sklearn.metrics import adjusted_mutual_info_score
 from genomics.classes import (
     UNASSIGNED,
     ClassModel,
+    assign_profiles,
     build_classes,
     class_scores,
     fit_classes,
@@ -167,7 +168,7 @@ def test_planted_clusters_recovered(planted, fitted):
     store, truth = planted
     assert fitted.n_classes == 3
     assert sorted(fitted.names) == ["track0+track4+track1", "track2+track3", "track5"]
-    for method in ("knn", "score"):
+    for method in ("centroid", "knn", "score"):
         got = np.concatenate([lab for _, lab, _ in iter_assign(store, fitted, method=method)])
         want = np.concatenate([truth[c] for c in store.chroms])
         assert adjusted_mutual_info_score(want, got) > 0.95, method
@@ -183,7 +184,23 @@ def test_refit_same_seed_same_classes(planted, fitted):
 def test_agreement_is_measured(fitted):
     agree = fitted.info["agreement"]
     assert agree["n_holdout"] > 0
-    assert agree["knn"] > 0.95 and agree["score"] > 0.95
+    assert agree["knn"] > 0.95 and agree["score"] > 0.95 and agree["centroid"] > 0.99
+
+
+def test_refined_classes_cover_the_sample_and_centroid_assignment_reproduces_them(planted):
+    store, _ = planted
+    # a high resolution: Leiden cuts the three groups into many clusters
+    fine = {**FIT, "resolution": 3.0}
+    model = fit_classes(store, **fine)
+    assert model.info["n_leiden_clusters"] > 3 and model.n_classes == 3
+    assert model.info["unassigned_fraction"] == 0.0
+    # the sample's own bins, assigned from their profiles, get the classes they were fitted to
+    labels, _ = assign_profiles(model.profile_of(model.centroids), model, method="centroid")
+    np.testing.assert_array_equal(labels, np.arange(3))
+    # unrefined, the 3 largest of the many clusters leave part of the sample unassigned
+    top = fit_classes(store, **fine, refine_clusters=False)
+    assert top.info["unassigned_fraction"] > 0.0
+    assert top.info["params"]["refine"] is False and model.info["params"]["refine"] is True
 
 
 def test_more_classes_than_clusters_keeps_what_there_is(planted, caplog):
@@ -538,7 +555,7 @@ def test_cli_classes(workspace):
     )
     assert code == 0, err
     manifest = json.loads((root / "results/classes/observed/manifest.json").read_text())
-    assert manifest["params"]["n_sample"] == 2000 and manifest["params"]["assign"] == "knn"
+    assert manifest["params"]["n_sample"] == 2000 and manifest["params"]["assign"] == "centroid"
     assert list(manifest["inputs"]["annotation"]) == ["elements"]
     summary = json.loads((root / "results/classes/observed/enrichment/summary.json").read_text())
     assert 0 < summary["annotations"]["elements"]["ami"] < 1
@@ -648,3 +665,59 @@ def test_merge_similar_joins_clusters_of_one_direction_only():
     # nothing above the threshold: labels only renumbered by size
     strict = merge_similar(cluster, z, 1.0)
     assert len(np.unique(strict)) == 5 and np.all(strict[cluster == 1] == 0)
+
+
+def _ward_brute_force(cluster, points, k):
+    """Reference for merge_to: recompute every pair's Ward cost from the means each step."""
+    groups = {i: np.flatnonzero(cluster == i) for i in np.unique(cluster)}
+    while len(groups) > k:
+        keys = sorted(groups)
+        best = None
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                pa, pb = points[groups[a]], points[groups[b]]
+                na, nb = len(pa), len(pb)
+                cost = na * nb / (na + nb) * ((pa.mean(0) - pb.mean(0)) ** 2).sum()
+                if best is None or cost < best[0]:
+                    best = (cost, a, b)
+        _, a, b = best
+        groups[a] = np.concatenate([groups[a], groups.pop(b)])
+    out = np.empty(len(cluster), np.int64)
+    for i, members in enumerate(sorted(groups.values(), key=lambda m: (-len(m), m.min()))):
+        out[members] = i
+    return out
+
+
+def test_merge_to_merges_the_cheapest_pairs_by_ward():
+    from genomics.classes.fit import merge_to
+
+    rng = np.random.default_rng(0)
+    # A (50 bins at 0) and a small slice of it, B (5 at 0.5); C (40 at 5) and D (4 at 5.3)
+    centres = np.array([[0.0, 0.0], [0.5, 0.0], [5.0, 0.0], [5.3, 0.0]])
+    sizes = [50, 5, 40, 4]
+    cluster = np.repeat(np.arange(4), sizes)
+    pts = centres[cluster] + rng.normal(0, 0.01, (len(cluster), 2))
+    merged = merge_to(cluster, pts, 2)
+    assert np.all(merged[cluster <= 1] == 0) and np.all(merged[cluster >= 2] == 1)
+    # as many as asked or fewer: labels only renumbered by size
+    same = merge_to(cluster, pts, 4)
+    assert [int(same[cluster == c][0]) for c in range(4)] == [0, 2, 1, 3]
+    # the Lance-Williams updates give what recomputing every cost each step gives
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        cl = r.integers(0, 9, 120)
+        p = r.normal(0, 1, (120, 3)) + r.normal(0, 3, (9, 3))[cl]
+        np.testing.assert_array_equal(merge_to(cl, p, 3), _ward_brute_force(cl, p, 3))
+
+
+def test_refine_moves_each_point_to_its_nearest_mean():
+    from genomics.classes.fit import refine
+
+    rng = np.random.default_rng(0)
+    pts = np.concatenate([rng.normal(0, 0.1, (30, 2)), rng.normal(4, 0.1, (20, 2))])
+    cluster = np.repeat([0, 1], [30, 20])
+    wrong = cluster.copy()
+    wrong[[0, 1]] = 1  # two points of the first group start in the second cluster
+    got, n_iter, moved = refine(wrong, pts, seed=0)
+    np.testing.assert_array_equal(got, cluster)
+    assert moved == pytest.approx(2 / 50) and n_iter >= 1

@@ -1,11 +1,16 @@
-"""Give every bin a class: by a vote of its nearest sampled neighbours in PCA space, or by
-its largest class score; streamed per chromosome in chunks.
+"""Give every bin a class: by a vote of its nearest sampled neighbours in PCA space, by
+its nearest class mean, or by its largest class score; streamed per chromosome in chunks.
 
-``knn`` is the default because it reproduces the Leiden clusters of held-out sampled bins
-better (default synthetic targets: 99% of held-out bins against 52%, and 98.6% against
-96% of those inside the K classes; ``bench/RESULTS.md``): a class is a region of the kNN
-graph, not a cone around its mean, and only the vote can leave a bin unassigned. ``score``
-costs less (a (chunk x t) @ (t x k) product, no tree search) and gives every bin a class.
+``centroid`` (nearest class mean in PCA space) is the default: classes refined by k-means
+(``classes.refine``, the default) are exactly the regions nearest their means, so it
+reproduces them (every held-out sampled bin on the default data, bench/RESULTS.md) at the
+cost of a (chunk x c) @ (c x k) product.
+
+Without refinement (the K largest Leiden clusters) ``knn`` reproduces the clusters of
+held-out sampled bins better (default synthetic targets: 99% of held-out bins against 52%
+by score, and 98.6% against 96% of those inside the K classes): a Leiden class is a region
+of the kNN graph, not a cone around its mean, and only the vote can leave a bin
+unassigned. ``score`` gives every bin the class of its largest class score.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ __all__ = [
     "agreement",
     "assign_profiles",
     "iter_assign",
+    "nearest",
 ]
 
-ASSIGN_METHODS = ("score", "knn")
+ASSIGN_METHODS = ("score", "knn", "centroid")
 EXCLUDED = -2  # the label of a left-out bin (mostly N, blacklisted) in iter_assign
 KNN_EPS = 1.0  # approximate neighbours: each within (1 + eps) x the true k-th distance
 CHUNK_BINS = 1 << 16
@@ -68,7 +74,8 @@ def assign_profiles(
     Parameters
     ----------
     profiles : np.ndarray, shape (n, t), float; store units.
-    method : "score" (the class of largest score) or "knn" (vote of ``vote``).
+    method : "score" (the class of largest score), "knn" (vote of ``vote``) or
+        "centroid" (the nearest class mean in PCA space).
     vote : KnnVote over the model's sample (built when None and needed).
 
     Returns
@@ -84,12 +91,20 @@ def assign_profiles(
     best = scores.argmax(1)
     if method == "score":
         labels = best.astype(np.int16)
+    elif method == "centroid":
+        labels = nearest(model.project(z), model.project(model.centroids))
     else:
         if vote is None:
             vote = KnnVote(model.sample_pcs, model.sample_labels, model.n_classes, _k(model))
         labels = vote(model.project(z).astype(np.float32))
     pick = np.where(labels >= 0, labels, best)
     return labels, scores[np.arange(len(pick)), pick].astype(np.float32)
+
+
+def nearest(points: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Index of the nearest of ``means`` (k, c) for each of ``points`` (n, c) -> (n,) int16."""
+    d = (means**2).sum(1)[None] - 2 * points @ means.T  # |p|^2 is the same for every mean
+    return d.argmin(1).astype(np.int16)
 
 
 def _k(model: ClassModel) -> int:
@@ -184,8 +199,17 @@ def agreement(
         ]
     )
     vectors = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    means = np.stack(
+        [
+            pcs[ref & (labels == i)].mean(0)
+            if np.any(ref & (labels == i))
+            else np.zeros(pcs.shape[1])
+            for i in range(k)
+        ]
+    )
     guess = {
         "score": (z[hold] @ vectors.T).argmax(1),
+        "centroid": nearest(pcs[hold], means),
         "knn": KnnVote(pcs[ref], labels[ref], k, n_neighbors)(pcs[hold]),
     }
     out: dict = {"n_holdout": int(hold.sum())}

@@ -2,8 +2,9 @@
 
 Sample bins -> transform per track (log1p coverage, peak probabilities as they are) ->
 standardise -> PCA (randomized) -> kNN graph -> Leiden clustering -> the K largest
-clusters are the classes. A class vector is the unit-length mean standardised profile
-of its members.
+clusters are the classes; or, with ``refine`` (the default), Leiden's clusters merged
+(Ward) down to K and then polished by k-means started from them, so every sampled bin
+has a class. A class vector is the unit-length mean standardised profile of its members.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ __all__ = [
     "leiden",
     "merge_low_signal",
     "merge_similar",
+    "merge_to",
     "name_classes",
+    "refine",
 ]
 
 log = logging.getLogger(__name__)
@@ -197,6 +200,74 @@ def merge_similar(cluster: np.ndarray, z: np.ndarray, min_cosine: float) -> np.n
     return _by_size(parent[cluster], len(sizes))
 
 
+def merge_to(cluster: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:
+    """Clusters merged pairwise until ``k`` remain, the cheapest pair first by Ward's
+    criterion (the rise in the within-cluster sum of squares, ``n_a n_b / (n_a + n_b)``
+    times the squared distance of the means), then renumbered largest first.
+
+    Leiden cuts a continuum (one kind of element at many strengths, the flanks of its
+    sites) into many small clusters; keeping only the K largest leaves whole kinds of
+    element unassigned while second slices of another kind take their places. Ward merges
+    the small slices into their nearest large neighbour first, so the K that remain are
+    K kinds of element.
+
+    Parameters
+    ----------
+    cluster : np.ndarray, shape (n,), int; cluster 0.. of each point.
+    points : np.ndarray, shape (n, c), float; the points (PCA coordinates).
+    k : clusters to keep (all are kept when there are no more than ``k``).
+
+    Returns
+    -------
+    np.ndarray, shape (n,), int64; clusters 0..k-1 by decreasing size.
+    """
+    sizes, means = _cluster_means(cluster, points)
+    m = len(sizes)
+    if m <= k:
+        return _by_size(cluster.astype(np.int64), m)
+    sq = (means**2).sum(1)
+    dist = np.maximum(sq[:, None] + sq[None] - 2 * means @ means.T, 0.0)
+    cost = dist * (sizes[:, None] * sizes[None]) / (sizes[:, None] + sizes[None])
+    np.fill_diagonal(cost, np.inf)
+    parent = np.arange(m)
+    for _ in range(m - k):
+        a, b = np.unravel_index(np.argmin(cost), cost.shape)
+        na, nb = sizes[a], sizes[b]
+        # Lance-Williams update for Ward: the cost of every other cluster j with a + b
+        nj = sizes
+        merged = ((na + nj) * cost[a] + (nb + nj) * cost[b] - nj * cost[a, b]) / (na + nb + nj)
+        cost[a], cost[:, a] = merged, merged
+        cost[b], cost[:, b] = np.inf, np.inf
+        cost[a, a] = np.inf
+        sizes[a] = na + nb
+        parent[parent == b] = a
+    return _by_size(parent[cluster], m)
+
+
+def refine(cluster: np.ndarray, points: np.ndarray, *, seed: int) -> tuple[np.ndarray, int, float]:
+    """k-means (scikit-learn, Lloyd) started from the means of ``cluster``: each point
+    moves to its nearest cluster mean until none moves, so every cluster is the region
+    nearest its mean, as the class vector (a mean) summarises it.
+
+    Parameters
+    ----------
+    cluster : np.ndarray, shape (n,), int; clusters 0..k-1, every point in one.
+    points : np.ndarray, shape (n, c), float; the points (PCA coordinates).
+
+    Returns
+    -------
+    (clusters, shape (n,), int64, 0.. by decreasing size; k-means iterations run; the
+    fraction of points that changed cluster).
+    """
+    from sklearn.cluster import KMeans
+
+    _, means = _cluster_means(cluster, points)
+    k = len(means)
+    km = KMeans(n_clusters=k, init=means, n_init=1, random_state=seed).fit(points)
+    moved = float(np.mean(km.labels_ != cluster))  # k-means keeps the init's numbering
+    return _by_size(km.labels_.astype(np.int64), k), int(km.n_iter_), moved
+
+
 def _cluster_means(cluster: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Size (k,) and mean standardised profile (k, t), float64, of each cluster 0..k-1."""
     from scipy import sparse
@@ -245,6 +316,7 @@ def fit_classes(
     n_classes: int,
     merge_low: bool = True,
     merge_cosine: float | None = None,
+    refine_clusters: bool = True,
     blacklist: str | Path | None = None,
     genome=None,
 ) -> ClassModel:
@@ -259,13 +331,18 @@ def fit_classes(
     n_components : PCA components (at most the number of tracks; fewer are used then).
     n_neighbors : neighbours per bin in the kNN graph (and votes in kNN assignment).
     resolution : Leiden resolution; higher finds more, smaller clusters.
-    n_classes : K, the largest clusters kept as classes. If Leiden finds fewer, all of
-        them are kept with a warning (the class file records how many were found): a
-        run that asks for too many is still usable, and the warning says what to change.
+    n_classes : K, the classes. Without ``refine_clusters`` the K largest clusters (the
+        rest unassigned); with it, the clusters merged down to K. If Leiden finds fewer,
+        all of them are kept with a warning (the class file records how many were
+        found): a run that asks for too many is still usable, and the warning says what
+        to change.
     merge_low : merge the low-signal clusters into one before keeping the K largest
         (:func:`merge_low_signal`).
     merge_cosine : merge clusters whose mean profiles have at least this cosine before
         keeping the K largest (:func:`merge_similar`); None merges none.
+    refine_clusters : merge the clusters down to K (:func:`merge_to`) and refine them
+        by k-means (:func:`refine`) instead of keeping the K largest: every sampled bin
+        gets a class, and one seed's classes are the next seed's (bench/RESULTS.md).
     blacklist : BED of regions whose bins are left out, or None.
     genome : a GenomeStore; bins more than half N are left out. None keeps them.
 
@@ -334,6 +411,17 @@ def fit_classes(
             n_found,
         )
     k = min(n_classes, n_found)
+    moved, n_iter = 0.0, 0
+    if refine_clusters:
+        t0 = time.perf_counter()
+        cluster, n_iter, moved = refine(merge_to(cluster, pcs, k), pcs, seed=seed)
+        seconds["refine"] = time.perf_counter() - t0
+        log.info(
+            "clusters merged to %d and refined (%d k-means iterations; %.1f%% of the sample moved)",
+            k,
+            n_iter,
+            100 * moved,
+        )
     labels = np.where(cluster < k, cluster, UNASSIGNED).astype(np.int16)
 
     t0 = time.perf_counter()
@@ -354,12 +442,15 @@ def fit_classes(
             "n_classes": n_classes,
             "merge_low": merge_low,
             "merge_cosine": merge_cosine,
+            "refine": refine_clusters,
         },
         "n_sample": len(sample),
         "n_eligible": sample.n_eligible,
         "n_clusters_found": n_found,
         "n_leiden_clusters": n_leiden,
         "unassigned_fraction": float(np.mean(labels < 0)),
+        "refine_iterations": n_iter,
+        "refine_moved_fraction": round(moved, 6),
         "explained_variance": [round(float(v), 6) for v in pca.explained_variance_ratio_],
         "agreement": agree,
         "seconds": {key: round(v, 3) for key, v in seconds.items()},

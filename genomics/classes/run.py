@@ -98,7 +98,7 @@ def build_classes(
     blacklist: str | Path | None = None,
     annotation=None,
     state_names: str | Path | None = None,
-    assign: str = "score",
+    assign: str = "centroid",
     plot: bool = True,
     progress: bool | None = None,
     **fit,
@@ -117,10 +117,10 @@ def build_classes(
         the annotations agree on is named after its state.
     state_names : a legend for the states: ``chromhmm15`` or a TSV of state and name
         (:func:`genomics.classes.annotation.read_legend`).
-    assign : "score" or "knn" (see :mod:`genomics.classes.assign`).
+    assign : "centroid", "knn" or "score" (see :mod:`genomics.classes.assign`).
     plot : also write ``pca.png``.
     fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes, merge_low,
-        merge_cosine.
+        merge_cosine, refine_clusters (:func:`genomics.classes.fit_classes`).
 
     Returns
     -------
@@ -245,4 +245,5 @@ def classes_from_config(
         n_classes=c["n_classes"],
         merge_low=c["merge_low_signal"],
         merge_cosine=c["merge_cosine"],
+        refine_clusters=c["refine"],
     )
