@@ -72,6 +72,7 @@ def measure(
     merge_low,
     merge_cosine,
     refine=True,
+    transform="log1p",
 ):
     """AMI rows (method, K found, AMI, seconds) for one store."""
     from sklearn.cluster import KMeans
@@ -93,6 +94,7 @@ def measure(
         merge_low=merge_low,
         merge_cosine=merge_cosine,
         refine_clusters=refine,
+        transform=transform,
         genome=genome,
     )
     t_fit = time.perf_counter() - t0
@@ -169,6 +171,7 @@ def main(argv=None) -> dict:
     p.add_argument(
         "--no-refine", action="store_true", help="keep the K largest Leiden clusters, unrefined"
     )
+    p.add_argument("--transform", choices=("log1p", "sqrt"), default="log1p", help="of coverage")
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--tiny", action="store_true", help="a tiny simulated genome (seconds)")
     args = p.parse_args(argv)
@@ -201,6 +204,7 @@ def main(argv=None) -> dict:
             merge_low=not args.no_merge_low,
             merge_cosine=args.merge_cosine,
             refine=not args.no_refine,
+            transform=args.transform,
         )
         for r in rows:
             print(

@@ -132,6 +132,18 @@ def test_class_scores_hand_computed():
     np.testing.assert_allclose(got, [1.4, 1.0], rtol=1e-6)
 
 
+def test_class_scores_hand_computed_sqrt():
+    # cov 4 -> sqrt 2 -> z 2; pk 1.0 -> z 1; scores 0.6 * 2 + 0.8 * 1 = 2.0 and 2.0
+    model = _model(transform="sqrt")
+    np.testing.assert_allclose(class_scores(np.array([4.0, 1.0]), model), [2.0, 2.0], rtol=1e-6)
+    # profile_of inverts standardise for either transform
+    for m in (model, _model()):
+        x = np.array([[3.0, 0.2], [0.0, 0.9]])
+        np.testing.assert_allclose(m.profile_of(m.standardise(x)), x, atol=1e-12)
+    with pytest.raises(ValueError, match="classes.transform 'log2'"):
+        _model(transform="log2").standardise(np.ones(2))
+
+
 def test_class_scores_batch_shapes_agree():
     model = _model()
     x = np.random.default_rng(0).uniform(0, 3, (2, 5, 2))
@@ -478,6 +490,17 @@ def test_folder_round_trips(planted, fitted, built):
     assert len(table) == 1 + model.n_classes
     assert sum(model.genome_fraction) + model.info["unassigned_genome_fraction"] == pytest.approx(1)
     assert (built / "pca.png").stat().st_size > 1000
+
+
+def test_sqrt_folder_round_trips(planted, tmp_path):
+    store = planted[0]
+    build_classes(store, tmp_path / "c", plot=False, **FIT, transform="sqrt")
+    model = load_classes(tmp_path / "c", store)
+    assert model.transform == "sqrt" and model.info["params"]["transform"] == "sqrt"
+    x = np.asarray(store.bins(store.chroms[0])[:50], dtype=np.float64)
+    z = (np.sqrt(x) - model.mean) / model.std
+    z[:, 4:] = (x[:, 4:] - model.mean[4:]) / model.std[4:]  # peak tracks as they are
+    np.testing.assert_allclose(class_scores(x, model), z @ model.vectors.T, rtol=1e-5, atol=1e-6)
 
 
 def test_bed_covers_every_bin_once(planted, built):

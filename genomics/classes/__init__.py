@@ -1,7 +1,8 @@
 """Sequence classes (Sei-style) from a prediction store.
 
 - :func:`fit_classes` (:mod:`.fit`): sample bins, transform, standardise, PCA, kNN graph,
-  Leiden; the K largest clusters are the classes, held in a :class:`ClassModel`.
+  Leiden, then its clusters merged down to K and refined by k-means (or, unrefined, the K
+  largest clusters), held in a :class:`ClassModel`.
 - :func:`class_scores` (:mod:`.scores`): any profile projected onto each class vector
   (variant effects: ``class_scores(alt) - class_scores(ref)``).
 - :func:`assign_profiles`, :func:`iter_assign` (:mod:`.assign`): a class for every bin.

@@ -70,6 +70,7 @@ def write_model(out: Path, model: ClassModel) -> list[str]:
     body = {
         "track_names": model.track_names,
         "track_kinds": model.track_kinds,
+        "transform": model.transform,
         "bin_size": model.bin_size,
         "mean": model.mean.tolist(),
         "std": model.std.tolist(),
@@ -100,6 +101,7 @@ def read_model(folder: Path) -> ClassModel:
         sizes=np.array(body["sizes"], dtype=np.int64),
         genome_fraction=np.array(body["genome_fraction"]),
         info=body["info"],
+        transform=body.get("transform", "log1p"),  # folders written before the option
         **arrays,
     )
 

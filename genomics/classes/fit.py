@@ -1,6 +1,7 @@
 """Fit sequence classes (Sei-style) on a sample of a store's bins.
 
-Sample bins -> transform per track (log1p coverage, peak probabilities as they are) ->
+Sample bins -> transform per track (log1p or sqrt of coverage, peak probabilities as they
+are) ->
 standardise -> PCA (randomized) -> kNN graph -> Leiden clustering -> the K largest
 clusters are the classes; or, with ``refine`` (the default), Leiden's clusters merged
 (Ward) down to K and then polished by k-means started from them, so every sampled bin
@@ -317,6 +318,7 @@ def fit_classes(
     merge_low: bool = True,
     merge_cosine: float | None = None,
     refine_clusters: bool = True,
+    transform: str = "log1p",
     blacklist: str | Path | None = None,
     genome=None,
 ) -> ClassModel:
@@ -343,6 +345,7 @@ def fit_classes(
     refine_clusters : merge the clusters down to K (:func:`merge_to`) and refine them
         by k-means (:func:`refine`) instead of keeping the K largest: every sampled bin
         gets a class, and one seed's classes are the next seed's (bench/RESULTS.md).
+    transform : of coverage tracks, "log1p" or "sqrt" (:func:`to_features`).
     blacklist : BED of regions whose bins are left out, or None.
     genome : a GenomeStore; bins more than half N are left out. None keeps them.
 
@@ -365,8 +368,8 @@ def fit_classes(
         n_components = len(names)
 
     t0 = time.perf_counter()
-    log1p = np.array([k == "coverage" for k in kinds])
-    z = to_features(sample.profiles, log1p).astype(np.float32)
+    coverage = np.array([k == "coverage" for k in kinds])
+    z = to_features(sample.profiles, coverage, transform).astype(np.float32)
     del sample.profiles  # the features hold what is needed; profiles are reread on assign
     mean = z.mean(0, dtype=np.float64)
     std = z.std(0, dtype=np.float64)
@@ -443,6 +446,7 @@ def fit_classes(
             "merge_low": merge_low,
             "merge_cosine": merge_cosine,
             "refine": refine_clusters,
+            "transform": transform,
         },
         "n_sample": len(sample),
         "n_eligible": sample.n_eligible,
@@ -480,4 +484,5 @@ def fit_classes(
         sample_pcs=pcs,
         sample_labels=labels,
         info=info,
+        transform=transform,
     )

@@ -11,27 +11,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KINDS", "UNASSIGNED", "ClassModel", "to_features"]
+__all__ = ["KINDS", "TRANSFORMS", "UNASSIGNED", "ClassModel", "to_features"]
 
 KINDS = ("coverage", "peaks")
+TRANSFORMS = ("log1p", "sqrt")  # of coverage tracks; peak probabilities stay as they are
 UNASSIGNED = -1  # the label of a bin outside the K classes kept
 
 
-def to_features(profile: np.ndarray, log1p: np.ndarray) -> np.ndarray:
-    """Per-track transform: ``log1p`` of coverage tracks (rates >= 0), peak probabilities as
-    they are.
+def to_features(profile: np.ndarray, coverage: np.ndarray, transform: str = "log1p") -> np.ndarray:
+    """Per-track transform: ``log1p`` (or ``sqrt``) of coverage tracks (rates >= 0), peak
+    probabilities as they are.
+
+    ``sqrt`` stabilises the variance of counts (Poisson: the square root's variance is
+    about 1/4 whatever the rate); ``log1p`` stretches the low rates where counting noise
+    lives and squeezes the peaks.
 
     Parameters
     ----------
     profile : np.ndarray, shape (..., t), float (store units)
-    log1p : np.ndarray, shape (t,), bool; True for coverage tracks
+    coverage : np.ndarray, shape (t,), bool; True for coverage tracks
+    transform : one of ``TRANSFORMS``
 
     Returns
     -------
     np.ndarray, shape (..., t), float64 (a new array)
     """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"classes.transform {transform!r}: use one of {', '.join(TRANSFORMS)}")
     x = np.array(profile, dtype=np.float64)
-    x[..., log1p] = np.log1p(np.maximum(x[..., log1p], 0.0))
+    rate = np.maximum(x[..., coverage], 0.0)
+    x[..., coverage] = np.log1p(rate) if transform == "log1p" else np.sqrt(rate)
     return x
 
 
@@ -55,6 +64,7 @@ class ClassModel:
         (reference points for nearest-neighbour assignment).
     sample_labels : np.ndarray, shape (n,), int16; its class, ``UNASSIGNED`` outside the K.
     info : dict; parameters and diagnostics (agreement of the assignment methods, ...).
+    transform : how coverage tracks are transformed (:func:`to_features`).
     """
 
     track_names: list[str]
@@ -72,6 +82,7 @@ class ClassModel:
     sample_pcs: np.ndarray
     sample_labels: np.ndarray
     info: dict = field(default_factory=dict)
+    transform: str = "log1p"
 
     @property
     def n_classes(self) -> int:
@@ -82,8 +93,8 @@ class ClassModel:
         return len(self.track_names)
 
     @property
-    def log1p(self) -> np.ndarray:
-        """np.ndarray, shape (t,), bool: the tracks that are log1p-transformed (coverage)."""
+    def coverage(self) -> np.ndarray:
+        """np.ndarray, shape (t,), bool: the coverage tracks (transformed by ``transform``)."""
         return np.array([k == "coverage" for k in self.track_kinds])
 
     @property
@@ -95,7 +106,7 @@ class ClassModel:
     def standardise(self, profile: np.ndarray) -> np.ndarray:
         """Store-unit profiles -> standardised features, shape (..., t), float64."""
         self._check_width(profile)
-        return (to_features(profile, self.log1p) - self.mean) / self.std
+        return (to_features(profile, self.coverage, self.transform) - self.mean) / self.std
 
     def project(self, z: np.ndarray) -> np.ndarray:
         """Standardised features (..., t) -> PCA coordinates (..., c), float64."""
@@ -104,7 +115,11 @@ class ClassModel:
     def profile_of(self, z: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`standardise`: standardised features (..., t) -> store units."""
         x = np.asarray(z, dtype=np.float64) * self.std + self.mean
-        x[..., self.log1p] = np.expm1(x[..., self.log1p])
+        cov = self.coverage
+        if self.transform == "log1p":
+            x[..., cov] = np.expm1(x[..., cov])
+        else:
+            x[..., cov] = np.maximum(x[..., cov], 0.0) ** 2
         return x
 
     def check_tracks(self, names: Sequence[str], kinds: Sequence[str], where: str, fix: str):

@@ -120,7 +120,7 @@ def build_classes(
     assign : "centroid", "knn" or "score" (see :mod:`genomics.classes.assign`).
     plot : also write ``pca.png``.
     fit : n_sample, seed, n_components, n_neighbors, resolution, n_classes, merge_low,
-        merge_cosine, refine_clusters (:func:`genomics.classes.fit_classes`).
+        merge_cosine, refine_clusters, transform (:func:`genomics.classes.fit_classes`).
 
     Returns
     -------
@@ -246,4 +246,5 @@ def classes_from_config(
         merge_low=c["merge_low_signal"],
         merge_cosine=c["merge_cosine"],
         refine_clusters=c["refine"],
+        transform=c["transform"],
     )
