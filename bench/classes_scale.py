@@ -88,7 +88,7 @@ def _cpu() -> float:
 
 
 def child(store_dir: Path, n_sample: int) -> dict:
-    """Fit on ``n_sample`` bins, assign every bin both ways; figures as a dict."""
+    """Fit on ``n_sample`` bins, assign every bin each way; figures as a dict."""
     from genomics.classes import fit_classes, iter_assign
     from genomics.data.targets import TargetStore
 
@@ -99,7 +99,7 @@ def child(store_dir: Path, n_sample: int) -> dict:
     rss_fit = peak_rss_mib()
     n_bins = sum(store.n_bins.values())
     assign, assign_cpu = {}, {}
-    for method in ("score", "knn"):
+    for method in ("centroid", "score", "knn"):
         t0, c0 = time.perf_counter(), _cpu()
         for _ in iter_assign(store, model, method=method):
             pass
@@ -164,11 +164,12 @@ def main(argv=None) -> None:
             f"n_sample {r['n_sample']:>9,}: fit {r['fit_s']:7.1f} s wall "
             f"({r.get('fit_cpu_s', float('nan')):.1f} CPU s) {r['steps_s']}, "
             f"{r['clusters']} clusters, peak RSS {r['peak_rss_fit_mib']:,.0f} MiB (fit) "
-            f"{r['peak_rss_mib']:,.0f} MiB (with assignment); assign {a['knn']:,.0f} bins/s "
-            f"(knn) {a['score']:,.0f} bins/s (score); agreement {r['agreement']}"
+            f"{r['peak_rss_mib']:,.0f} MiB (with assignment); assign {a['centroid']:,.0f} "
+            f"bins/s (centroid) {a['knn']:,.0f} (knn) {a['score']:,.0f} (score); "
+            f"agreement {r['agreement']}"
         )
     big = rows[-1]
-    for method in ("knn", "score"):
+    for method in ("centroid", "knn", "score"):
         total = big["fit_s"] + HUMAN_BINS / big["assign_bins_per_s"][method]
         print(
             f"projected, {HUMAN_BINS / 1e6:.0f} M bins, fit on {big['n_sample']:,} + {method} "
