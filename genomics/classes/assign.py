@@ -192,21 +192,8 @@ def agreement(
     if hold.sum() == 0 or ref.sum() <= n_neighbors:
         return {"n_holdout": int(hold.sum())}
     truth = labels[hold]
-    centroids = np.stack(
-        [
-            z[ref & (labels == i)].mean(0) if np.any(ref & (labels == i)) else np.zeros(z.shape[1])
-            for i in range(k)
-        ]
-    )
+    centroids, means = _class_means(z, labels, ref, k), _class_means(pcs, labels, ref, k)
     vectors = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    means = np.stack(
-        [
-            pcs[ref & (labels == i)].mean(0)
-            if np.any(ref & (labels == i))
-            else np.zeros(pcs.shape[1])
-            for i in range(k)
-        ]
-    )
     guess = {
         "score": (z[hold] @ vectors.T).argmax(1),
         "centroid": nearest(pcs[hold], means),
@@ -219,3 +206,14 @@ def agreement(
         out[f"{name}_in_classes"] = round(float(np.mean(g[inside] == truth[inside])), 4)
         out[f"{name}_ami"] = round(float(adjusted_mutual_info_score(truth, g)), 4)
     return out
+
+
+def _class_means(x: np.ndarray, labels: np.ndarray, ref: np.ndarray, k: int) -> np.ndarray:
+    """(k, d) mean of ``x`` (n, d) over the ``ref`` rows of each class 0..k-1 (zeros for a
+    class with none)."""
+    return np.stack(
+        [
+            x[ref & (labels == i)].mean(0) if np.any(ref & (labels == i)) else np.zeros(x.shape[1])
+            for i in range(k)
+        ]
+    )

@@ -1,8 +1,7 @@
 """Fit sequence classes (Sei-style) on a sample of a store's bins.
 
 Sample bins -> transform per track (log1p or sqrt of coverage, peak probabilities as they
-are) ->
-standardise -> PCA (randomized) -> kNN graph -> Leiden clustering -> the K largest
+are) -> standardise -> PCA (randomized) -> kNN graph -> Leiden clustering -> the K largest
 clusters are the classes; or, with ``refine`` (the default), Leiden's clusters merged
 (Ward) down to K and then polished by k-means started from them, so every sampled bin
 has a class. A class vector is the unit-length mean standardised profile of its members.

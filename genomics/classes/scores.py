@@ -14,8 +14,8 @@ def class_scores(profile: np.ndarray, model: ClassModel) -> np.ndarray:
     """Project profiles onto each class vector.
 
     The profile is transformed per track (log1p or sqrt of coverage, as the model was
-    fitted; peak probabilities as they are), standardised with the mean and standard deviation of the fitted sample, and
-    dotted with each unit class vector.
+    fitted; peak probabilities as they are), standardised with the mean and standard
+    deviation of the fitted sample, and dotted with each unit class vector.
 
     Parameters
     ----------
